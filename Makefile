@@ -1,0 +1,33 @@
+# Every target sets up what it needs on a fresh clone: a local virtual environment with
+# the CPU build of torch (installed first, on its own) and the package in editable mode.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+DEMO_OUT ?= demo_out
+
+.PHONY: install test test-fast lint demo clean
+
+install: $(STAMP)
+
+$(STAMP): setup.py requirements.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+test: install
+	$(PY) -m pytest -q tests
+
+test-fast: install
+	$(PY) -m pytest -q -m "not slow" tests
+
+lint: install
+	$(VENV)/bin/ruff check audiocraft tests scripts benchmarks
+	$(VENV)/bin/mypy audiocraft
+
+demo: install
+	$(PY) -m audiocraft.data.synth $(DEMO_OUT)/synth --num 3 --duration 8 --seed 0
+
+clean:
+	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .mypy_cache .ruff_cache
