@@ -1,0 +1,51 @@
+"""Shared loader helpers: HF cache lookup, hub-file reading and their error messages."""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from audiocraft.models import loaders
+
+
+def _make_cache(root: Path, repo_id: str, rev: str = "abc123") -> Path:
+    repo = root / "hub" / ("models--" + repo_id.replace("/", "--"))
+    snap = repo / "snapshots" / rev
+    snap.mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(rev)
+    (snap / "config.json").write_text("{}")
+    return snap
+
+
+def test_resolve_hf_folder_local_and_cache(tmp_path, monkeypatch):
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    snap = _make_cache(tmp_path, "org/model")
+    assert loaders.resolve_hf_folder("org/model") == snap
+    assert loaders.resolve_hf_folder(str(snap)) == snap
+    assert loaders.resolve_hf_folder("org/other") is None
+    assert loaders.find_file("org/model", "config.json") == snap / "config.json"
+    assert loaders.find_file("org/model", "missing.bin") is None
+
+
+def test_missing_weights_message_names_places(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    msg = loaders.missing_weights_message("org/model", "weights")
+    assert "models--org--model" in msg and "huggingface-cli download org/model" in msg
+    assert "HF_HOME" in msg
+
+
+def test_read_hub_file_errors(tmp_path, fixtures_dir):
+    good = Path(fixtures_dir) / "audiocraft" / "compression_state_dict.bin"
+    pkg = loaders.read_hub_file(good)
+    assert "best_state" in pkg and "xp.cfg" in pkg
+    truncated = tmp_path / "trunc.bin"
+    truncated.write_bytes(good.read_bytes()[:5000])
+    with pytest.raises(loaders.CheckpointError, match="truncated"):
+        loaders.read_hub_file(truncated)
+    wrong = tmp_path / "wrong.bin"
+    torch.save({"foo": torch.zeros(1)}, wrong)
+    with pytest.raises(loaders.CheckpointError, match="not an audiocraft hub file"):
+        loaders.read_hub_file(wrong)
