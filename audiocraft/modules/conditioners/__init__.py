@@ -1,0 +1,42 @@
+"""Conditioners: turn text, melodies and other attributes into embeddings for the LM.
+
+See `attributes.py` (what a sample is conditioned on), `base.py` (the interface),
+`provider.py` (batching + running conditioners), `fuser.py` (how conditions enter the
+transformer), `dropout.py` (guidance and attribute dropout) and one file per conditioner.
+"""
+
+from .attributes import (
+    ConditioningAttributes,
+    ConditionType,
+    JointEmbedCondition,
+    WavCondition,
+    length_to_mask,
+    null_wav_condition,
+    nullify_joint_embed,
+    nullify_wav,
+)
+from .base import BaseConditioner, TextConditioner, WaveformConditioner
+from .dropout import AttributeDropout, ClassifierFreeGuidanceDropout, dropout_condition
+from .fuser import ConditionFuser, FusedConditions, create_sin_embedding
+from .provider import ConditioningProvider
+
+__all__ = [
+    "AttributeDropout",
+    "BaseConditioner",
+    "ClassifierFreeGuidanceDropout",
+    "ConditionFuser",
+    "ConditionType",
+    "ConditioningAttributes",
+    "ConditioningProvider",
+    "FusedConditions",
+    "JointEmbedCondition",
+    "TextConditioner",
+    "WavCondition",
+    "WaveformConditioner",
+    "create_sin_embedding",
+    "dropout_condition",
+    "length_to_mask",
+    "null_wav_condition",
+    "nullify_joint_embed",
+    "nullify_wav",
+]

@@ -1,0 +1,148 @@
+"""ConditionFuser: how each condition enters the transformer.
+
+Methods, chosen per attribute name (`fuse2cond = {"cross": ["description"], ...}`):
+
+- `sum`: added to the input steps (condition [B, 1 or S, D]).
+- `input_interpolate`: resampled (nearest) along time to S steps, then added.
+- `prepend`: concatenated before the input steps; the model drops the outputs of these
+  steps (`logits[:, :, -S:]`). Conditions are prepended in the order they arrive, each in
+  front of the previous ones: with the provider's order (text first, then wav) a melody
+  model's sequence reads [chroma, text, audio tokens], as in the reference.
+- `cross`: concatenated along time into the cross-attention source.
+- `ignore`: computed but unused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .attributes import ConditionType
+
+FUSE_METHODS = ("sum", "cross", "prepend", "ignore", "input_interpolate")
+
+
+def create_sin_embedding(
+    positions: torch.Tensor, dim: int, max_period: float = 10000
+) -> torch.Tensor:
+    """Sinusoidal embedding [cos | sin] halves for positions [B, T, 1] -> [B, T, dim]."""
+    if dim % 2 != 0:
+        raise ValueError(f"Sinusoidal embeddings need an even dim, got {dim}.")
+    half = dim // 2
+    adim = torch.arange(half, device=positions.device, dtype=torch.float32).view(1, 1, -1)
+    phase = positions.float() / (max_period ** (adim / (half - 1)))  # [B, T, half]
+    return torch.cat([torch.cos(phase), torch.sin(phase)], dim=-1)
+
+
+@dataclass
+class FusedConditions:
+    """Output of `ConditionFuser.forward`.
+
+    Attributes:
+        input: the transformer input [B, P + S, D]: the S input steps, with `sum` and
+            `input_interpolate` conditions added, after P prepended condition steps
+            (P = 0 without prepend conditions or when `first_step=False`).
+        cross_attention_input: cross-attention source [B, Tc, D] (all `cross` conditions
+            concatenated along time, sinusoidal positions added if enabled), or None.
+        cross_attention_mask: key-padding mask [B, Tc] (bool) for it, True on steps to
+            attend to and False on padding and null conditions; None when
+            cross_attention_input is None. Whether the transformer applies it is the
+            model's choice (audiocraft does not, transformers' MusicGen does): masked
+            steps of the source are zero vectors either way.
+        prepend_length: P, the number of prepended steps at the front of `input`.
+    """
+
+    input: torch.Tensor
+    cross_attention_input: torch.Tensor | None
+    cross_attention_mask: torch.Tensor | None
+    prepend_length: int = 0
+
+
+class ConditionFuser(nn.Module):
+    """Fuses conditions into the transformer input and the cross-attention source.
+
+    Args:
+        fuse2cond: method -> attribute names, methods among sum, cross, prepend, ignore,
+            input_interpolate. Each attribute uses exactly one method.
+        cross_attention_pos_emb: add sinusoidal positions to the cross-attention source.
+        cross_attention_pos_emb_scale: scale of those positions.
+    """
+
+    def __init__(self, fuse2cond: dict[str, list[str]], cross_attention_pos_emb: bool = False,
+                 cross_attention_pos_emb_scale: float = 1.0):
+        super().__init__()
+        unknown = set(fuse2cond) - set(FUSE_METHODS)
+        if unknown:
+            raise ValueError(
+                f"Unknown fuse method(s) {sorted(unknown)}; valid ones are {list(FUSE_METHODS)}."
+            )
+        self.fuse2cond: dict[str, list[str]] = {
+            method: [str(n) for n in (fuse2cond.get(method) or [])] for method in FUSE_METHODS
+        }
+        self.cond2fuse: dict[str, str] = {}
+        for method, names in self.fuse2cond.items():
+            for name in names:
+                if name in self.cond2fuse:
+                    raise ValueError(
+                        f"Condition {name!r} is fused by both {self.cond2fuse[name]!r} and "
+                        f"{method!r}: list it under one method only."
+                    )
+                self.cond2fuse[name] = method
+        self.cross_attention_pos_emb = cross_attention_pos_emb
+        self.cross_attention_pos_emb_scale = cross_attention_pos_emb_scale
+
+    def forward(self, input: torch.Tensor, conditions: dict[str, ConditionType],
+                first_step: bool = True) -> FusedConditions:
+        """Fuse conditions into the input.
+
+        Args:
+            input: embedded input steps [B, S, D].
+            conditions: name -> (emb [B, Tc, D], mask [B, Tc]) from the ConditioningProvider.
+            first_step: False when continuing a sequence with a KV cache: the prepended
+                conditions are already in the cache, so they are not prepended again.
+        Returns:
+            FusedConditions (see its docstring for shapes and the mask convention).
+        """
+        B, S, _ = input.shape
+        unknown = set(conditions) - set(self.cond2fuse)
+        if unknown:
+            raise ValueError(
+                f"Condition(s) {sorted(unknown)} have no fuse method: add them to the fuser "
+                "config (sum, cross, prepend, ignore or input_interpolate)."
+            )
+        cross: list[torch.Tensor] = []
+        cross_masks: list[torch.Tensor] = []
+        prepend_length = 0
+        for name, (cond, mask) in conditions.items():
+            method = self.cond2fuse[name]
+            if method == "sum":
+                if cond.shape[1] not in (1, S):
+                    raise ValueError(
+                        f"Condition {name!r} fused by sum has {cond.shape[1]} steps, the input "
+                        f"{S}: use input_interpolate to resample it."
+                    )
+                input = input + cond
+            elif method == "input_interpolate":
+                resampled = F.interpolate(cond.transpose(1, 2), size=S)  # [B, D, S]
+                input = input + resampled.transpose(1, 2)
+            elif method == "prepend":
+                if first_step:
+                    input = torch.cat([cond.to(input), input], dim=1)  # [B, Tc + ..., D]
+                    prepend_length += cond.shape[1]
+            elif method == "cross":
+                cross.append(cond)
+                cross_masks.append(mask.bool())
+        cross_input: torch.Tensor | None = None
+        cross_mask: torch.Tensor | None = None
+        if cross:
+            cross_input = torch.cat(cross, dim=1)  # [B, Tc, D]
+            cross_mask = torch.cat(cross_masks, dim=1)  # [B, Tc]
+            if self.cross_attention_pos_emb:
+                positions = torch.arange(cross_input.shape[1], device=cross_input.device)
+                pos_emb = create_sin_embedding(positions.view(1, -1, 1), cross_input.shape[-1])
+                cross_input = cross_input + self.cross_attention_pos_emb_scale * pos_emb.to(
+                    cross_input)
+        return FusedConditions(input, cross_input, cross_mask, prepend_length)
