@@ -1,0 +1,71 @@
+"""Choosing the next token from logits: greedy, temperature, top-k and top-p (nucleus).
+
+The sampling draws go through `torch.multinomial` on [B * K, card] probabilities, with an
+optional `torch.Generator`: the same generator state gives the same tokens. Without one,
+the global torch RNG is used in the same order as the reference implementation.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def check_sampling_args(temp: float, top_k: int, top_p: float) -> None:
+    """Raise a ValueError for a negative temperature, a negative top_k or top_p outside [0, 1]."""
+    if temp < 0:
+        raise ValueError(f"temp must be >= 0 (0 means greedy), got {temp}.")
+    if top_k < 0:
+        raise ValueError(f"top_k must be >= 0 (0 disables top-k), got {top_k}.")
+    if not 0.0 <= top_p <= 1.0:
+        raise ValueError(f"top_p must be in [0, 1] (0 disables top-p), got {top_p}.")
+
+
+def multinomial(probs: torch.Tensor, num_samples: int = 1,
+                generator: torch.Generator | None = None) -> torch.Tensor:
+    """torch.multinomial over the last dim of probs [..., card] -> [..., num_samples]."""
+    flat = probs.reshape(-1, probs.shape[-1])  # [N, card]
+    out = torch.multinomial(flat, num_samples=num_samples, generator=generator)
+    return out.reshape(*probs.shape[:-1], num_samples)
+
+
+def sample_top_k(probs: torch.Tensor, k: int,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+    """Sample among the k most likely tokens (ties with the k-th kept). probs [..., card]
+    -> [..., 1]. k larger than card keeps every token."""
+    k = min(k, probs.shape[-1])
+    kth = torch.topk(probs, k, dim=-1).values[..., -1:]  # [..., 1]
+    probs = probs * (probs >= kth).to(probs.dtype)
+    probs = probs / probs.sum(dim=-1, keepdim=True)
+    return multinomial(probs, 1, generator)
+
+
+def sample_top_p(probs: torch.Tensor, p: float,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+    """Nucleus sampling: the smallest set of most likely tokens whose mass reaches p.
+    probs [..., card] -> [..., 1]."""
+    sorted_probs, order = torch.sort(probs, dim=-1, descending=True)
+    mass_before = torch.cumsum(sorted_probs, dim=-1) - sorted_probs
+    sorted_probs = sorted_probs * (mass_before <= p).to(probs.dtype)
+    sorted_probs = sorted_probs / sorted_probs.sum(dim=-1, keepdim=True)
+    choice = multinomial(sorted_probs, 1, generator)  # [..., 1] index into sorted order
+    return torch.gather(order, -1, choice)
+
+
+def sample_next_token(logits: torch.Tensor, use_sampling: bool = True, temp: float = 1.0,
+                      top_k: int = 0, top_p: float = 0.0,
+                      generator: torch.Generator | None = None) -> torch.Tensor:
+    """Pick one token per row of logits [B, K, card] -> [B, K, 1] (long).
+
+    Greedy (argmax) when `use_sampling` is False or temp is 0. Otherwise softmax(logits /
+    temp), then top-p if top_p > 0 (it takes precedence), else top-k if top_k > 0, else the
+    full distribution.
+    """
+    check_sampling_args(temp, top_k, top_p)
+    if not use_sampling or temp == 0.0:
+        return torch.argmax(logits, dim=-1, keepdim=True)
+    probs = torch.softmax(logits.float() / temp, dim=-1)  # [B, K, card]
+    if top_p > 0.0:
+        return sample_top_p(probs, top_p, generator)
+    if top_k > 0:
+        return sample_top_k(probs, top_k, generator)
+    return multinomial(probs, 1, generator)
