@@ -1,0 +1,483 @@
+"""The long-form engine: music of any length from a language model with a fixed window.
+
+The LM only ever sees one window (at most ``max_duration`` seconds of codes). Longer
+pieces chain windows at the token level, with the reference MusicGen semantics:
+
+- the first window starts at 0 and is prompted with the audio prompt's codes (if any);
+- each later window starts ``stride`` frames after the previous one and is prompted with
+  the previous window's own last ``window - stride`` frames of codes;
+- positions restart at 0 in every window (each window is one ``LMModel.generate`` call);
+- a melody is sliced at the window's absolute start time, ``max_duration`` long.
+
+Codes are never decoded and re-encoded between windows and audio is never spliced: the
+piece is one code sequence, decoded once by the codec's streaming decoder as windows
+finish. Only the current window's codes live on the model's device; finished codes move
+to the CPU and their audio is handed out as soon as it is decoded, so memory is bounded
+by the window, not by the piece.
+
+The engine takes the LM and the compression model as objects (anything with the
+``LMModel.generate`` and ``CompressionModel`` interfaces), plus a ``ConditionBuilder``
+that turns a window's texts and melody slices into the LM's condition objects.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import torch
+
+MelodyPolicy = Literal["loop", "hold", "stop"]
+MELODY_POLICIES: tuple[str, ...] = ("loop", "hold", "stop")
+
+# (start_seconds, text) entries of one sample, sorted by time.
+Timeline = Sequence[tuple[float, "str | None"]]
+
+# Called with (generated_seconds, total_seconds); returning False stops generation.
+ProgressCallback = Callable[[float, float], "bool | None"]
+
+# Turns one window's per-sample texts and melody slices ([C, T] at the model's sample
+# rate, or None for no melody) into the LM's per-sample condition objects.
+ConditionBuilder = Callable[[list["str | None"], list["torch.Tensor | None"]], list[Any]]
+
+
+def _frames(seconds: float, frame_rate: float) -> int:
+    """Seconds to whole frames, robust to float error (0.3 * 50 must be 15, not 14)."""
+    return int(seconds * frame_rate + 1e-6)
+
+
+@dataclass(frozen=True)
+class Window:
+    """One LM call of a long-form plan, in absolute frames of the piece.
+
+    The window's codes span ``[start, end)``; the first ``prompt`` of them are given to
+    the LM as its prompt and the rest, ``[new_start, end)``, are generated.
+    """
+
+    index: int
+    start: int
+    prompt: int
+    end: int
+
+    @property
+    def new_start(self) -> int:
+        return self.start + self.prompt
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start
+
+
+def plan_windows(total: int, window: int, stride: int, prompt: int = 0) -> list[Window]:
+    """The windows that generate a piece of ``total`` frames.
+
+    Args:
+        total: frames of the whole piece, the audio prompt included.
+        window: frames of one LM call (``max_duration`` seconds).
+        stride: frames each later window starts after the previous one.
+        prompt: frames of audio prompt at the start of the piece. A prompt shorter than
+            the window prompts the first window, as in the reference. A longer one is
+            treated like codes earlier windows made: the first window is prompted with
+            its last ``window - stride`` frames.
+    """
+    if window <= 0:
+        raise ValueError(f"The window must hold at least one frame, got {window}.")
+    if not 0 < stride < window:
+        raise ValueError(
+            f"The stride ({stride} frames) must be positive and shorter than the window "
+            f"({window} frames): each window must keep some of the previous one as prompt."
+        )
+    if total <= 0:
+        raise ValueError(f"The piece must last at least one frame, got {total}.")
+    if not 0 <= prompt < total:
+        raise ValueError(
+            f"The audio prompt ({prompt} frames) must be shorter than the piece "
+            f"({total} frames): ask for a longer duration or a shorter prompt."
+        )
+    if prompt < window:
+        start, given = 0, prompt
+    else:
+        start, given = prompt - (window - stride), window - stride
+    windows: list[Window] = []
+    while start + given < total:
+        end = min(start + window, total)
+        windows.append(Window(len(windows), start, given, end))
+        # The next window keeps what this one made after its first `stride` frames.
+        start, given = start + stride, end - start - stride
+    return windows
+
+
+def active_text(timeline: Timeline, frame: int, frame_rate: float) -> str | None:
+    """The text of ``timeline`` active at ``frame``: the last entry starting at or before
+    it. Before the first entry's start, the first entry applies."""
+    current = timeline[0][1]
+    for start, text in timeline:
+        if _frames(start, frame_rate) <= frame:
+            current = text
+        else:
+            break
+    return current
+
+
+def validate_timeline(timeline: Timeline) -> None:
+    """Raise a clear error unless ``timeline`` is a non-empty list sorted by start time."""
+    if len(timeline) == 0:
+        raise ValueError("A timeline needs at least one (start_seconds, text) entry.")
+    starts = [float(start) for start, _ in timeline]
+    if any(start < 0 for start in starts):
+        raise ValueError(f"Timeline start times must be >= 0 seconds, got {starts}.")
+    if any(b <= a for a, b in zip(starts, starts[1:])):
+        raise ValueError(
+            f"Timeline entries must be sorted by strictly increasing start time, got {starts}."
+        )
+
+
+def slice_melody(
+    melody: torch.Tensor, start_seconds: float, sample_rate: int, window_seconds: float,
+    policy: MelodyPolicy = "loop",
+) -> torch.Tensor | None:
+    """The melody a window starting at ``start_seconds`` is conditioned on.
+
+    Args:
+        melody: ``[C, L]`` at ``sample_rate``.
+        policy: what a window gets past the melody's end. ``loop`` (the reference): the
+            melody repeats, positions taken modulo its length. ``hold``: windows past the
+            end reuse the melody's last window-long part. ``stop``: windows starting past
+            the end get no melody (None) and the last one is cut where the melody ends.
+    Returns:
+        ``[C, window]`` samples (``stop`` may give fewer), or None for no melody.
+    """
+    length = melody.shape[-1]
+    first = int(start_seconds * sample_rate)
+    count = int(window_seconds * sample_rate)
+    if policy == "loop":
+        positions = torch.arange(first, first + count, device=melody.device)  # [count]
+        return melody[..., positions % length]
+    if policy == "hold":
+        first = min(first, max(0, length - count))
+        positions = torch.arange(first, first + count, device=melody.device)
+        return melody[..., positions % length]
+    if policy == "stop":
+        if first >= length:
+            return None
+        return melody[..., first:min(first + count, length)]
+    raise ValueError(f"Unknown melody policy {policy!r}: use one of {MELODY_POLICIES}.")
+
+
+class StreamDecoder(Protocol):
+    """Decodes a code sequence pushed in chunks; the outputs concatenate to one-shot."""
+
+    def push(self, codes: torch.Tensor) -> torch.Tensor: ...
+
+    def flush(self) -> torch.Tensor: ...
+
+
+class _OneShotTail:
+    """Fallback for a codec without a streaming decoder: decode everything at the end.
+
+    Correct but not memory bounded; used only for models that offer nothing better.
+    """
+
+    def __init__(self, compression_model: Any):
+        self.model = compression_model
+        self.codes: list[torch.Tensor] = []
+
+    def push(self, codes: torch.Tensor) -> torch.Tensor:
+        self.codes.append(codes)
+        return codes.new_zeros((codes.shape[0], self.model.channels, 0), dtype=torch.float32)
+
+    def flush(self) -> torch.Tensor:
+        codes = torch.cat(self.codes, dim=-1)  # [B, K, T]
+        return self.model.decode(codes, None)
+
+
+def open_stream_decoder(compression_model: Any, batch_size: int) -> StreamDecoder:
+    """The compression model's streaming decoder, seen through the ``StreamDecoder``
+    protocol (``push`` codes ``[B, K, T]`` -> audio ``[B, C, T']``, ``flush`` the rest)."""
+    if hasattr(compression_model, "stream_decoder"):
+        return compression_model.stream_decoder(batch_size)  # type: ignore[no-any-return]
+    return _OneShotTail(compression_model)
+
+
+@dataclass
+class LongformRequest:
+    """What to generate. Per-sample lists all have ``num_samples`` entries.
+
+    Attributes:
+        num_samples: B.
+        duration: seconds of the whole piece, the audio prompt included.
+        timelines: per sample, (start_seconds, text) entries sorted by time; a plain
+            description is a one-entry timeline ``[(0.0, text)]``; None means no text.
+        melodies: per sample, ``[C, L]`` at the model's sample rate, or None.
+        melody_policy: see ``slice_melody``.
+        prompt: audio prompt codes ``[B, K, P]``, or None.
+    """
+
+    num_samples: int
+    duration: float
+    timelines: list[Timeline] | None = None
+    melodies: list[torch.Tensor | None] | None = None
+    melody_policy: MelodyPolicy = "loop"
+    prompt: torch.Tensor | None = None
+
+
+@dataclass
+class AudioChunk:
+    """Audio of one window's new region (the first also holds the prompt's audio).
+
+    ``wav`` is ``[B, C, n]`` on the CPU; ``start_seconds`` where it begins in the piece;
+    ``codes`` ``[B, K, f]`` the codes that were decoded into it (CPU).
+    """
+
+    wav: torch.Tensor
+    start_seconds: float
+    window: int
+    codes: torch.Tensor
+
+
+@dataclass
+class LongformResult:
+    """A finished (or interrupted) generation: ``wav [B, C, T]`` and ``codes [B, K, T_f]``
+    on the CPU; ``interrupted`` tells whether it stopped before the requested duration."""
+
+    wav: torch.Tensor
+    codes: torch.Tensor
+    interrupted: bool
+    duration: float
+
+
+class _Interrupted(Exception):
+    """Raised from inside the LM's step callback to abandon the current window."""
+
+
+@dataclass
+class GenerationStream:
+    """Iterable of ``AudioChunk``; after iteration, ``interrupted`` and ``codes`` say what
+    was made. Iterate once."""
+
+    _chunks: Iterator[AudioChunk]
+    interrupted: bool = False
+    code_chunks: list[torch.Tensor] = field(default_factory=list)
+
+    def __iter__(self) -> Iterator[AudioChunk]:
+        for chunk in self._chunks:
+            self.code_chunks.append(chunk.codes)
+            yield chunk
+
+    @property
+    def codes(self) -> torch.Tensor:
+        """All codes made so far, ``[B, K, T_f]`` on the CPU."""
+        return torch.cat(self.code_chunks, dim=-1)
+
+
+class LongformGenerator:
+    """Generates pieces of any length with an LM limited to ``max_duration`` seconds.
+
+    Args:
+        lm: object with ``generate(prompt, conditions, num_samples, max_gen_len, ...,
+            callback, generator)`` returning codes ``[B, K, T]`` with the prompt included.
+        compression_model: object with ``decode``, ``frame_rate``, ``sample_rate``,
+            ``channels`` and (for bounded memory) ``stream_decoder(batch_size)``.
+        condition_builder: see ``ConditionBuilder``.
+        max_duration: the window, in seconds.
+        stride: seconds each later window adds (``extend_stride``), < ``max_duration``.
+        generation_params: passed to every ``lm.generate`` call (temp, top_k, cfg_coef...).
+    """
+
+    def __init__(
+        self, lm: Any, compression_model: Any, condition_builder: ConditionBuilder,
+        max_duration: float, stride: float, generation_params: dict[str, Any] | None = None,
+    ):
+        self.lm = lm
+        self.compression_model = compression_model
+        self.condition_builder = condition_builder
+        self.max_duration = float(max_duration)
+        self.stride = float(stride)
+        self.generation_params = dict(generation_params or {})
+        if self.stride >= self.max_duration or self.stride <= 0:
+            raise ValueError(
+                f"The stride ({self.stride} s) must be positive and shorter than the window "
+                f"({self.max_duration} s)."
+            )
+
+    @property
+    def frame_rate(self) -> float:
+        return float(self.compression_model.frame_rate)
+
+    @property
+    def sample_rate(self) -> int:
+        return int(self.compression_model.sample_rate)
+
+    def plan(self, request: LongformRequest) -> list[Window]:
+        """The windows ``request`` needs (validates its duration and prompt)."""
+        if request.duration <= 0:
+            raise ValueError(f"The duration must be > 0 seconds, got {request.duration}.")
+        prompt = 0 if request.prompt is None else int(request.prompt.shape[-1])
+        total = _frames(request.duration, self.frame_rate)
+        return plan_windows(
+            total, _frames(self.max_duration, self.frame_rate),
+            _frames(self.stride, self.frame_rate), prompt,
+        )
+
+    def _validate(self, request: LongformRequest) -> None:
+        n = request.num_samples
+        if n <= 0:
+            raise ValueError(f"num_samples must be >= 1, got {n}.")
+        if request.timelines is not None:
+            if len(request.timelines) != n:
+                raise ValueError(f"Got {len(request.timelines)} timelines for {n} samples.")
+            for timeline in request.timelines:
+                validate_timeline(timeline)
+        if request.melodies is not None and len(request.melodies) != n:
+            raise ValueError(f"Got {len(request.melodies)} melodies for {n} samples.")
+        if request.melody_policy not in MELODY_POLICIES:
+            raise ValueError(
+                f"Unknown melody policy {request.melody_policy!r}: use one of {MELODY_POLICIES}."
+            )
+        if request.prompt is not None and request.prompt.shape[0] != n:
+            raise ValueError(f"The prompt has {request.prompt.shape[0]} rows for {n} samples.")
+
+    def window_conditions(
+        self, request: LongformRequest, window: Window, single: bool
+    ) -> list[Any]:
+        """The LM conditions of one window: each sample's text active where the window's
+        new audio starts, and its melody from the window's absolute start time."""
+        n = request.num_samples
+        if request.timelines is None:
+            texts: list[str | None] = [None] * n
+        else:
+            texts = [active_text(t, window.new_start, self.frame_rate) for t in request.timelines]
+        melodies: list[torch.Tensor | None] = [None] * n
+        for i, melody in enumerate(request.melodies or []):
+            if melody is None or melody.shape[-1] == 0:
+                continue
+            if single:
+                # One window: the whole melody, as the reference does.
+                melodies[i] = melody
+            else:
+                melodies[i] = slice_melody(
+                    melody, window.start / self.frame_rate, self.sample_rate,
+                    self.max_duration, request.melody_policy,
+                )
+        return self.condition_builder(texts, melodies)
+
+    def iter_codes(
+        self, request: LongformRequest, generator: torch.Generator | None = None,
+        progress: ProgressCallback | None = None, stop: threading.Event | None = None,
+    ) -> Iterator[tuple[Window, torch.Tensor]]:
+        """Run the window loop, yielding each window and its new codes ``[B, K, n]``
+        (CPU). Stops early, raising nothing, when ``progress`` returns False or ``stop``
+        is set; the window being made then is dropped."""
+        self._validate(request)
+        windows = self.plan(request)
+        total_frames = _frames(request.duration, self.frame_rate)
+        fr = self.frame_rate
+        context = request.prompt  # [B, K, P]: the codes the next window may be prompted with
+        context_start = windows[0].start
+        if context is not None:
+            # A prompt longer than the window: only its tail can prompt the LM.
+            context = context[..., context_start:]
+        for window in windows:
+            prompt = None
+            if window.prompt > 0:
+                assert context is not None
+                offset = window.start - context_start
+                prompt = context[..., offset:offset + window.prompt]  # [B, K, window.prompt]
+
+            def on_step(step: int, steps: int, window: Window = window) -> None:
+                if stop is not None and stop.is_set():
+                    raise _Interrupted
+                if progress is not None:
+                    made = window.new_start + (window.end - window.new_start) * step / max(steps, 1)
+                    if progress(made / fr, total_frames / fr) is False:
+                        raise _Interrupted
+
+            conditions = self.window_conditions(request, window, single=len(windows) == 1)
+            try:
+                codes = self.lm.generate(
+                    prompt, conditions, num_samples=request.num_samples,
+                    max_gen_len=window.length, callback=on_step, generator=generator,
+                    **self.generation_params,
+                )  # [B, K, window.length]
+            except _Interrupted:
+                return
+            if codes.shape[-1] != window.length:
+                raise RuntimeError(
+                    f"The LM returned {codes.shape[-1]} frames for a {window.length}-frame window."
+                )
+            context, context_start = codes, window.start
+            yield window, codes[..., window.prompt:].cpu()
+
+    def stream(
+        self, request: LongformRequest, generator: torch.Generator | None = None,
+        progress: ProgressCallback | None = None, stop: threading.Event | None = None,
+    ) -> GenerationStream:
+        """Audio chunks as windows finish: one per window's new region (the first one
+        starts with the prompt's audio), decoded by the streaming decoder, so that their
+        concatenation equals decoding the whole code sequence at once. Bad requests raise
+        here, before any work."""
+        self._validate(request)
+        windows = self.plan(request)
+        result = GenerationStream(iter(()))
+        result._chunks = self._chunks(request, windows, generator, progress, stop, result)
+        return result
+
+    def _chunks(
+        self, request: LongformRequest, windows: list[Window], generator: torch.Generator | None,
+        progress: ProgressCallback | None, stop: threading.Event | None,
+        result: GenerationStream,
+    ) -> Iterator[AudioChunk]:
+        decoder = open_stream_decoder(self.compression_model, request.num_samples)
+        device = self._codec_device()
+        pending: list[torch.Tensor] = []  # codes not decoded yet
+        if request.prompt is not None:
+            pending.append(request.prompt.cpu())
+        emitted = 0  # audio samples handed out so far
+        finished = 0
+        for window, codes in self.iter_codes(request, generator, progress, stop):
+            finished += 1
+            pending.append(codes)
+            chunk_codes = torch.cat(pending, dim=-1)  # [B, K, f]
+            with torch.no_grad():
+                wav = decoder.push(chunk_codes.to(device))
+                if window.index == len(windows) - 1:
+                    wav = torch.cat([wav, decoder.flush()], dim=-1)
+            wav = wav.detach().cpu()  # [B, C, n]
+            yield AudioChunk(wav, emitted / self.sample_rate, window.index, chunk_codes)
+            emitted += wav.shape[-1]
+            pending = []
+        if finished == len(windows):
+            return
+        # Interrupted: hand out what the decoder still holds (and an unused prompt).
+        result.interrupted = True
+        k = int(self.compression_model.num_codebooks)
+        codes = (torch.cat(pending, dim=-1) if pending
+                 else torch.zeros((request.num_samples, k, 0), dtype=torch.long))  # [B, K, f]
+        with torch.no_grad():
+            parts = [decoder.push(codes.to(device))] if pending else []
+            wav = torch.cat(parts + [decoder.flush()], dim=-1).detach().cpu()
+        if wav.shape[-1] > 0 or codes.shape[-1] > 0:
+            yield AudioChunk(wav, emitted / self.sample_rate, finished, codes)
+
+    def _codec_device(self) -> torch.device:
+        try:
+            return next(iter(self.compression_model.parameters())).device
+        except (AttributeError, StopIteration):
+            return torch.device("cpu")
+
+    def generate(
+        self, request: LongformRequest, generator: torch.Generator | None = None,
+        progress: ProgressCallback | None = None, stop: threading.Event | None = None,
+    ) -> LongformResult:
+        """The whole piece (or what was made before an interruption) at once."""
+        stream = self.stream(request, generator, progress, stop)
+        chunks = [chunk.wav for chunk in stream]
+        channels = int(self.compression_model.channels)
+        wav = (torch.cat(chunks, dim=-1) if chunks
+               else torch.zeros((request.num_samples, channels, 0)))  # [B, C, T]
+        k = int(self.compression_model.num_codebooks)
+        codes = (stream.codes if stream.code_chunks
+                 else torch.zeros((request.num_samples, k, 0), dtype=torch.long))  # [B, K, T_f]
+        return LongformResult(wav, codes, stream.interrupted, wav.shape[-1] / self.sample_rate)
