@@ -55,7 +55,8 @@ class FakeLM:
         batch = len(conditions)
         given = 0 if prompt is None else prompt.shape[-1]
         assert given < max_gen_len, "prompt as long as the window"
-        self.calls.append(LMCall(None if prompt is None else prompt.clone(), conditions, max_gen_len))
+        kept = None if prompt is None else prompt.clone()
+        self.calls.append(LMCall(kept, conditions, max_gen_len))
         codes = torch.zeros((batch, self.n_q, max_gen_len), dtype=torch.long)  # [B, K, T]
         if prompt is not None:
             codes[..., :given] = prompt

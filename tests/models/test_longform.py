@@ -201,7 +201,7 @@ def test_only_the_window_is_kept_on_the_model():
     [
         (dict(duration=0.0), "duration must be > 0"),
         (dict(duration=-1.0), "duration must be > 0"),
-        (dict(duration=1.0, prompt=torch.zeros(1, 3, 10, dtype=torch.long)), "shorter than the piece"),
+        (dict(duration=1.0, prompt=torch.zeros(1, 3, 10, dtype=torch.long)), "shorter than"),
         (dict(duration=3.0, timelines=[[(1.0, "a"), (0.5, "b")]]), "sorted"),
         (dict(duration=3.0, timelines=[[]]), "at least one"),
         (dict(duration=3.0, melody_policy="bounce"), "melody policy"),
