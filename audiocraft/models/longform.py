@@ -167,11 +167,17 @@ def slice_melody(
 
 
 class StreamDecoder(Protocol):
-    """Decodes a code sequence pushed in chunks; the outputs concatenate to one-shot."""
+    """The codec's streaming decoder (``CompressionModel.stream_decoder()``): ``decode``
+    codes ``[B, K, t]`` -> the audio now final ``[B, C, t']``, then ``flush`` the rest once;
+    the pieces concatenate to one-shot ``decode``. A context manager."""
 
-    def push(self, codes: torch.Tensor) -> torch.Tensor: ...
+    def decode(self, codes: torch.Tensor) -> torch.Tensor: ...
 
     def flush(self) -> torch.Tensor: ...
+
+    def __enter__(self) -> StreamDecoder: ...
+
+    def __exit__(self, *exc: object) -> None: ...
 
 
 class _OneShotTail:
@@ -184,20 +190,25 @@ class _OneShotTail:
         self.model = compression_model
         self.codes: list[torch.Tensor] = []
 
-    def push(self, codes: torch.Tensor) -> torch.Tensor:
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
         self.codes.append(codes)
-        return codes.new_zeros((codes.shape[0], self.model.channels, 0), dtype=torch.float32)
+        return torch.zeros((codes.shape[0], int(self.model.channels), 0))
 
     def flush(self) -> torch.Tensor:
         codes = torch.cat(self.codes, dim=-1)  # [B, K, T]
-        return self.model.decode(codes, None)
+        return self.model.decode(codes, None)  # type: ignore[no-any-return]
+
+    def __enter__(self) -> _OneShotTail:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.codes = []
 
 
-def open_stream_decoder(compression_model: Any, batch_size: int) -> StreamDecoder:
-    """The compression model's streaming decoder, seen through the ``StreamDecoder``
-    protocol (``push`` codes ``[B, K, T]`` -> audio ``[B, C, T']``, ``flush`` the rest)."""
+def open_stream_decoder(compression_model: Any) -> StreamDecoder:
+    """The compression model's streaming decoder, or a one-shot fallback."""
     if hasattr(compression_model, "stream_decoder"):
-        return compression_model.stream_decoder(batch_size)  # type: ignore[no-any-return]
+        return compression_model.stream_decoder()  # type: ignore[no-any-return]
     return _OneShotTail(compression_model)
 
 
@@ -279,7 +290,7 @@ class LongformGenerator:
         lm: object with ``generate(prompt, conditions, num_samples, max_gen_len, ...,
             callback, generator)`` returning codes ``[B, K, T]`` with the prompt included.
         compression_model: object with ``decode``, ``frame_rate``, ``sample_rate``,
-            ``channels`` and (for bounded memory) ``stream_decoder(batch_size)``.
+            ``channels``, ``num_codebooks`` and (for bounded memory) ``stream_decoder()``.
         condition_builder: see ``ConditionBuilder``.
         max_duration: the window, in seconds.
         stride: seconds each later window adds (``extend_stride``), < ``max_duration``.
@@ -429,7 +440,15 @@ class LongformGenerator:
         progress: ProgressCallback | None, stop: threading.Event | None,
         result: GenerationStream,
     ) -> Iterator[AudioChunk]:
-        decoder = open_stream_decoder(self.compression_model, request.num_samples)
+        with open_stream_decoder(self.compression_model) as decoder:
+            yield from self._decode_windows(request, windows, generator, progress, stop,
+                                            result, decoder)
+
+    def _decode_windows(
+        self, request: LongformRequest, windows: list[Window], generator: torch.Generator | None,
+        progress: ProgressCallback | None, stop: threading.Event | None,
+        result: GenerationStream, decoder: StreamDecoder,
+    ) -> Iterator[AudioChunk]:
         device = self._codec_device()
         pending: list[torch.Tensor] = []  # codes not decoded yet
         if request.prompt is not None:
@@ -441,7 +460,7 @@ class LongformGenerator:
             pending.append(codes)
             chunk_codes = torch.cat(pending, dim=-1)  # [B, K, f]
             with torch.no_grad():
-                wav = decoder.push(chunk_codes.to(device))
+                wav = decoder.decode(chunk_codes.to(device))
                 if window.index == len(windows) - 1:
                     wav = torch.cat([wav, decoder.flush()], dim=-1)
             wav = wav.detach().cpu()  # [B, C, n]
@@ -456,8 +475,8 @@ class LongformGenerator:
         codes = (torch.cat(pending, dim=-1) if pending
                  else torch.zeros((request.num_samples, k, 0), dtype=torch.long))  # [B, K, f]
         with torch.no_grad():
-            parts = [decoder.push(codes.to(device))] if pending else []
-            wav = torch.cat(parts + [decoder.flush()], dim=-1).detach().cpu()
+            parts = [decoder.decode(codes.to(device))] if pending else []
+            wav = torch.cat(parts + [decoder.flush().to(codes.device)], dim=-1).detach().cpu()
         if wav.shape[-1] > 0 or codes.shape[-1] > 0:
             yield AudioChunk(wav, emitted / self.sample_rate, finished, codes)
 

@@ -76,7 +76,13 @@ class FakeStreamDecoder:
         self.codes: torch.Tensor | None = None  # everything pushed, [B, K, T]
         self.done = 0  # frames already turned into audio
 
-    def push(self, codes: torch.Tensor) -> torch.Tensor:
+    def __enter__(self) -> FakeStreamDecoder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.codec.open_decoders -= 1
+
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
         self.codes = codes if self.codes is None else torch.cat([self.codes, codes], dim=-1)
         ready = self.codes.shape[-1] - 1  # the last frame waits for its right neighbour
         return self._emit(ready)
@@ -101,7 +107,7 @@ class FakeCodec:
 
     def __init__(self, n_q: int = 3):
         self.num_codebooks = n_q
-        self.stream_decoders = 0
+        self.open_decoders = 0
 
     @property
     def frame_rate(self) -> float:
@@ -116,6 +122,6 @@ class FakeCodec:
         wav = frame[..., None] + ramp  # [B, T, hop]
         return wav.reshape(codes.shape[0], self.channels, -1).float()  # [B, 1, T * hop]
 
-    def stream_decoder(self, batch_size: int) -> FakeStreamDecoder:
-        self.stream_decoders += 1
+    def stream_decoder(self, scale: Any = None) -> FakeStreamDecoder:
+        self.open_decoders += 1
         return FakeStreamDecoder(self)

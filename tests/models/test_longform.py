@@ -187,6 +187,7 @@ def test_interruption_returns_partial_audio():
     stop.set()
     nothing = engine.generate(LongformRequest(1, 6.0), generator=seeded(), stop=stop)
     assert nothing.interrupted and nothing.wav.shape[-1] == 0
+    assert codec.open_decoders == 0  # every streaming decoder was closed
 
 
 def test_only_the_window_is_kept_on_the_model():
