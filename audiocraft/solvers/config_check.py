@@ -1,0 +1,129 @@
+"""Early checks of a composed training config: every problem a user can cause is
+reported, with the key at fault and what to do, before any model or data is built.
+
+(Keys that do not exist at all are refused by Hydra itself while composing, with the
+key's name: the config tree is in struct mode.)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from ..adversarial import ADVERSARIES
+from ..losses import LOSSES
+from .schedules import SCHEDULES
+
+
+class ConfigError(ValueError):
+    """A training config that cannot work; the message names the key and the fix."""
+
+
+SOLVERS = ("compression", "musicgen")
+OPTIMIZERS = ("adam", "adamw")
+STRATEGIES = ("auto", "ddp", "ddp_spawn", "ddp_find_unused_parameters_true", "fsdp",
+              "deepspeed", "single_device")
+ADVERSARIAL_TERMS = ("adv", "feat")
+
+
+def _get(cfg: DictConfig, key: str) -> Any:
+    value = OmegaConf.select(cfg, key, throw_on_missing=False, default=KeyError)
+    if value is KeyError:
+        raise ConfigError(f"config key `{key}` is missing: the solver recipe must set it.")
+    return value
+
+
+def _positive(cfg: DictConfig, key: str, allow_zero: bool = False) -> None:
+    value = _get(cfg, key)
+    if not isinstance(value, (int, float)) or value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ConfigError(f"`{key}` must be a number {bound}, got {value!r}.")
+
+
+def check_manifest(key: str, manifest: Any) -> Path:
+    """A manifest path that exists and holds at least one line."""
+    if manifest is None or OmegaConf.is_missing(OmegaConf.create({"m": manifest}), "m"):
+        raise ConfigError(
+            f"`{key}` is not set: point it at a manifest (.jsonl[.gz] or a folder with "
+            "data.jsonl), e.g. made by `python -m audiocraft.data.manifest ROOT OUT.jsonl`, "
+            "or use dset=synthetic."
+        )
+    path = Path(str(manifest))
+    file = path / "data.jsonl" if path.is_dir() else path
+    if not file.exists():
+        raise ConfigError(
+            f"`{key}`: manifest {file} does not exist. Create it with "
+            f"`python -m audiocraft.data.manifest AUDIO_ROOT {file}` or fix the path."
+        )
+    if file.suffix != ".gz" and not any(line.strip() for line in file.open()):
+        raise ConfigError(
+            f"`{key}`: manifest {file} is empty (no audio files listed); the data set would "
+            "have nothing to train on. Rebuild it from a folder that holds audio."
+        )
+    return path
+
+
+def validate_config(cfg: DictConfig) -> None:
+    """Raise ConfigError for the first problem found in `cfg`."""
+    if OmegaConf.is_missing(cfg, "solver") or cfg.get("solver") not in SOLVERS:
+        raise ConfigError(f"`solver` must be one of {SOLVERS}, got {cfg.get('solver')!r}; "
+                          "pick a recipe, e.g. solver=musicgen/toy.")
+    optimizer = _get(cfg, "optim.optimizer")
+    if optimizer not in OPTIMIZERS:
+        raise ConfigError(f"`optim.optimizer` must be one of {OPTIMIZERS}, got {optimizer!r}.")
+    _positive(cfg, "optim.lr")
+    _positive(cfg, "optim.epochs")
+    _positive(cfg, "optim.updates_per_epoch")
+    _positive(cfg, "optim.max_norm", allow_zero=True)
+    if _get(cfg, "optim.ema.use"):
+        decay = _get(cfg, "optim.ema.decay")
+        if not 0 <= decay < 1:
+            raise ConfigError(f"`optim.ema.decay` must be in [0, 1), got {decay}.")
+    schedule = _get(cfg, "schedule.lr_scheduler")
+    if schedule not in SCHEDULES:
+        raise ConfigError(f"`schedule.lr_scheduler` must be one of {sorted(SCHEDULES)}, "
+                          f"got {schedule!r}.")
+    _positive(cfg, "dataset.batch_size")
+    _positive(cfg, "dataset.segment_duration")
+    _positive(cfg, "checkpoint.save_every")
+    _positive(cfg, "checkpoint.keep_last")
+    strategy = _get(cfg, "trainer.strategy")
+    if isinstance(strategy, str) and strategy not in STRATEGIES:
+        raise ConfigError(f"`trainer.strategy` must be one of {STRATEGIES}, got {strategy!r}.")
+    if cfg.solver == "compression":
+        _check_compression(cfg)
+    else:
+        _check_musicgen(cfg)
+
+
+def _check_compression(cfg: DictConfig) -> None:
+    weights = _get(cfg, "losses")
+    for name, weight in weights.items():
+        if name not in LOSSES and name not in ADVERSARIAL_TERMS:
+            raise ConfigError(
+                f"`losses.{name}`: unknown loss; known: {sorted(LOSSES) + list(ADVERSARIAL_TERMS)}."
+            )
+        if not isinstance(weight, (int, float)) or weight < 0:
+            raise ConfigError(f"`losses.{name}` must be a weight >= 0, got {weight!r}.")
+    if not any(weights[n] > 0 for n in weights if n in LOSSES):
+        raise ConfigError("every reconstruction weight in `losses` is 0: the codec would "
+                          "only learn from the discriminator. Set e.g. losses.msspec=2.")
+    for adversary in _get(cfg, "adversarial.adversaries"):
+        if adversary not in ADVERSARIES:
+            raise ConfigError(f"`adversarial.adversaries`: unknown {adversary!r}; "
+                              f"known: {sorted(ADVERSARIES)}.")
+    if _get(cfg, "adversarial.adv_loss") != "hinge":
+        raise ConfigError("`adversarial.adv_loss`: only 'hinge' is implemented.")
+    if _get(cfg, "adversarial.feat_loss") != "l1":
+        raise ConfigError("`adversarial.feat_loss`: only 'l1' is implemented.")
+    _positive(cfg, "adversarial.every")
+
+
+def _check_musicgen(cfg: DictConfig) -> None:
+    if not _get(cfg, "compression_model_checkpoint"):
+        raise ConfigError("`compression_model_checkpoint` is empty: name the frozen codec "
+                          "(e.g. facebook/encodec_32khz, debug, or an export folder).")
+    for key in ("transformer_lm.card", "transformer_lm.n_q"):
+        _positive(cfg, key)

@@ -1,0 +1,243 @@
+"""The MusicGen solver: trains a language model on the tokens of a frozen compression model.
+
+Loss: cross-entropy per codebook on the positions that are valid under the codebook
+pattern (`LMOutput.mask`) and inside the real audio (padding excluded), averaged over
+codebooks. Conditions go through classifier-free-guidance dropout and attribute
+dropout during training only. Validation runs on the EMA weights.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .base import BaseSolver, OptimizerFactory, SchedulerFactory
+from .media import log_audio
+from .token_cache import TokenCache
+
+
+@dataclass
+class SampleSettings:
+    """What to generate for the audio samples logged every `every` epochs (0: never)."""
+
+    every: int = 0
+    num_samples: int = 2
+    duration: float = 1.0
+    use_sampling: bool = True
+    temp: float = 1.0
+    top_k: int = 250
+    top_p: float = 0.0
+    cfg_coef: float | None = None
+
+
+@dataclass
+class CrossEntropy:
+    """ce: mean over codebooks of the per-codebook cross-entropy; ce_per_codebook [K]."""
+
+    ce: torch.Tensor
+    ce_per_codebook: torch.Tensor
+
+
+def masked_cross_entropy(logits: torch.Tensor, codes: torch.Tensor,
+                         mask: torch.Tensor) -> CrossEntropy:
+    """Cross-entropy per codebook over the positions where `mask` is True.
+
+    logits [B, K, T, card], codes [B, K, T] long, mask [B, K, T] bool.
+    """
+    B, K, T, card = logits.shape
+    per_k = []
+    for k in range(K):
+        valid = mask[:, k]  # [B, T]
+        lk = logits[:, k][valid].float()  # [N, card]
+        tk = codes[:, k][valid]  # [N]
+        total = F.cross_entropy(lk, tk, reduction="sum")
+        per_k.append(total / valid.sum().clamp(min=1))
+    ce_k = torch.stack(per_k)  # [K]
+    return CrossEntropy(ce_k.mean(), ce_k)
+
+
+class MusicGenSolver(BaseSolver):
+    """LightningModule training `lm` on codes of `compression_model` (kept frozen).
+
+    Args:
+        lm: the LMModel to train.
+        compression_model: the codec that turns audio into codes; never updated.
+        optimizer: builds the optimizer from the LM parameters (e.g. AdamW partial).
+        scheduler: builds the per-step learning-rate scheduler, or None.
+        ema_decay, ema_every: EMA of the LM weights (None: no EMA).
+        token_cache: pre-computed codes to read (and/or write) instead of encoding.
+        samples: audio samples to generate and log at validation.
+        sample_dir: where sample files are written.
+    Batches are `wav [B, C, T]` or `(wav, infos)` where each info has
+    `to_condition_attributes()` and, for padded segments, `n_frames` (real samples).
+    """
+
+    def __init__(self, lm: nn.Module, compression_model: nn.Module, optimizer: OptimizerFactory,
+                 scheduler: SchedulerFactory | None = None, ema_decay: float | None = None,
+                 ema_every: int = 1, token_cache: TokenCache | None = None,
+                 samples: SampleSettings | None = None, sample_dir: str | None = None):
+        super().__init__(lm, ema_decay, ema_every, best_metric="valid/ce")
+        self.lm: Any = lm
+        self.compression_model: Any = compression_model
+        for p in self.compression_model.parameters():
+            p.requires_grad_(False)
+        self.compression_model.eval()
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        self.token_cache = token_cache
+        self.samples = samples or SampleSettings()
+        self.sample_dir = Path(sample_dir) if sample_dir else None
+        self._eval_stack: contextlib.ExitStack | None = None
+        self._sample_attributes: list[Any] | None = None
+        self.train_history: list[float] = []  # train/ce per step (this rank)
+
+    def trained_module(self) -> nn.Module:
+        return self.lm
+
+    def train(self, mode: bool = True) -> MusicGenSolver:
+        super().train(mode)
+        self.compression_model.eval()  # frozen: never update codebooks or norms
+        return self
+
+    # ---- data -> tokens and conditions -----------------------------------------------
+
+    @torch.no_grad()
+    def tokenize(self, wav: torch.Tensor,
+                 infos: Sequence[Any] | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """codes [B, K, T] and the padding mask [B, K, T] (False past the real audio)."""
+        codes = self.token_cache.lookup(infos) if self.token_cache and infos else None
+        if codes is None:
+            with torch.autocast(device_type=wav.device.type, enabled=False):
+                codes, scale = self.compression_model.encode(wav.float())
+            if scale is not None:
+                raise ValueError(
+                    "the compression model renormalizes its input (scale is not None); "
+                    "MusicGen training needs a codec built with renormalize=False."
+                )
+            if self.token_cache is not None and self.token_cache.write and infos:
+                self.token_cache.add(infos, codes)
+        codes = codes.to(wav.device).long()  # [B, K, T]
+        padding = torch.ones_like(codes, dtype=torch.bool)  # [B, K, T]
+        sample_rate = self.compression_model.sample_rate
+        frame_rate = self.compression_model.frame_rate
+        for i, info in enumerate(infos or []):
+            n_frames = getattr(info, "n_frames", None)
+            if n_frames is not None and n_frames < wav.shape[-1]:
+                valid = math.ceil(n_frames / sample_rate * frame_rate)
+                padding[i, :, valid:] = False
+        return codes, padding
+
+    def conditions(self, infos: Sequence[Any] | None, batch_size: int) -> list[Any]:
+        from ..modules.conditioners import ConditioningAttributes
+
+        if infos is None:
+            return [ConditioningAttributes() for _ in range(batch_size)]
+        return [info.to_condition_attributes() for info in infos]
+
+    def _predict(self, codes: torch.Tensor, attributes: list[Any]):
+        # prepare_conditions applies the guidance and attribute dropouts (training only).
+        condition_tensors = self.lm.prepare_conditions(attributes)
+        return self.lm.compute_predictions(codes, [], condition_tensors)
+
+    @staticmethod
+    def split_batch(batch: Any) -> tuple[torch.Tensor, Sequence[Any] | None]:
+        if isinstance(batch, torch.Tensor):
+            return batch, None
+        wav, infos = batch[0], batch[1]
+        return wav, infos
+
+    def _step(self, batch: Any) -> CrossEntropy:
+        wav, infos = self.split_batch(batch)
+        codes, padding = self.tokenize(wav, infos)
+        attributes = self.conditions(infos, wav.shape[0])
+        out = self._predict(codes, attributes)
+        return masked_cross_entropy(out.logits, codes, out.mask & padding)
+
+    # ---- Lightning hooks ------------------------------------------------------------------
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        result = self._step(batch)
+        self.check_finite(result.ce, "train/ce")
+        self._log_ce("train", result, prog_bar=True)
+        self.train_history.append(float(result.ce.detach()))
+        self.log("train/lr", self.optimizers().param_groups[0]["lr"])  # type: ignore[union-attr]
+        return result.ce
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        self.update_ema()
+
+    def on_validation_epoch_start(self) -> None:
+        self._eval_stack = contextlib.ExitStack()
+        self._eval_stack.enter_context(self.eval_context())
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        result = self._step(batch)
+        self._log_ce("valid", result, sync_dist=True)
+        if batch_idx == 0 and self._sample_attributes is None:
+            wav, infos = self.split_batch(batch)
+            self._sample_attributes = self.conditions(infos, wav.shape[0])
+
+    def on_validation_epoch_end(self) -> None:
+        try:
+            if not self.trainer.sanity_checking:
+                value = self.trainer.callback_metrics.get("valid/ce")
+                if value is not None:
+                    self.track_best(float(value))
+                every = self.samples.every
+                if every and (self.current_epoch + 1) % every == 0:
+                    self.log_samples()
+        finally:
+            if self._eval_stack is not None:
+                self._eval_stack.close()
+                self._eval_stack = None
+
+    def _log_ce(self, split: str, result: CrossEntropy, **kwargs: Any) -> None:
+        self.log(f"{split}/ce", result.ce, **kwargs)
+        self.log(f"{split}/ppl", torch.exp(result.ce), **{k: v for k, v in kwargs.items()
+                                                           if k != "prog_bar"})
+        for k, ce_k in enumerate(result.ce_per_codebook):
+            extra = {k2: v for k2, v in kwargs.items() if k2 != "prog_bar"}
+            self.log(f"{split}/ce_q{k + 1}", ce_k, **extra)
+            self.log(f"{split}/ppl_q{k + 1}", torch.exp(ce_k), **extra)
+
+    def configure_optimizers(self) -> Any:
+        optimizer = self.optimizer_factory(p for p in self.lm.parameters() if p.requires_grad)
+        if self.scheduler_factory is None:
+            return optimizer
+        scheduler = self.scheduler_factory(optimizer)
+        return {"optimizer": optimizer,
+                "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    # ---- samples -------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def generate_audio(self, attributes: list[Any]) -> torch.Tensor:
+        """Generate audio [B, C, T] for `attributes` with the current (EMA) weights."""
+        s = self.samples
+        max_gen_len = max(1, int(s.duration * self.compression_model.frame_rate))
+        codes = self.lm.generate(None, attributes, max_gen_len=max_gen_len,
+                                 use_sampling=s.use_sampling, temp=s.temp, top_k=s.top_k,
+                                 top_p=s.top_p, cfg_coef=s.cfg_coef)  # [B, K, T]
+        return self.compression_model.decode(codes, None)
+
+    def log_samples(self) -> None:
+        if not self.trainer.is_global_zero or not self._sample_attributes:
+            return
+        attributes = self._sample_attributes[: self.samples.num_samples]
+        wav = self.generate_audio(attributes)
+        folder = self.sample_dir / f"epoch_{self.current_epoch + 1}" if self.sample_dir else None
+        for i in range(wav.shape[0]):
+            log_audio(self.trainer, f"samples/gen_{i}", wav[i],
+                      self.compression_model.sample_rate, folder)
+
+    def on_train_epoch_end(self) -> None:
+        if self.token_cache is not None and self.token_cache.write:
+            self.token_cache.flush(self.global_rank)

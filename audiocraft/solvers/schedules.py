@@ -1,0 +1,44 @@
+"""Learning-rate schedules as picklable multipliers for `torch.optim.lr_scheduler.LambdaLR`
+(objects rather than closures, so their state is saved in checkpoints)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass
+class CosineWithWarmup:
+    """Linear warm-up from 0 over `warmup` steps, then a cosine from 1 down to
+    `lr_min_ratio` at `total_steps` (held there afterwards)."""
+
+    warmup: int
+    total_steps: int
+    lr_min_ratio: float = 0.0
+
+    def __call__(self, step: int) -> float:
+        if step < self.warmup:
+            return (step + 1) / (self.warmup + 1)
+        span = max(1, self.total_steps - self.warmup)
+        progress = min(1.0, (step - self.warmup) / span)
+        cosine = 0.5 * (1 + math.cos(math.pi * progress))
+        return self.lr_min_ratio + (1 - self.lr_min_ratio) * cosine
+
+
+@dataclass
+class LinearWarmup:
+    """Linear warm-up over `warmup` steps, then constant."""
+
+    warmup: int
+
+    def __call__(self, step: int) -> float:
+        return min(1.0, (step + 1) / (self.warmup + 1))
+
+
+@dataclass
+class Constant:
+    def __call__(self, step: int) -> float:
+        return 1.0
+
+
+SCHEDULES = {"cosine": CosineWithWarmup, "linear_warmup": LinearWarmup, "none": Constant}

@@ -1,0 +1,298 @@
+"""Training entry point (Hydra): the only place, with `models/builders.py`, where the
+config becomes objects.
+
+    python -m audiocraft.train solver=musicgen/toy optim.lr=3e-4 trainer=ddp
+
+`run(cfg)` does the work and is what tests call with a composed config. Distribution is
+Lightning's (DDP, FSDP, SLURM, torchrun); checkpoints, resume and export are described
+in the README's "Training" section.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import hydra
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import LearningRateMonitor, TQDMProgressBar
+from omegaconf import DictConfig, OmegaConf
+
+from .solvers.checkpoint import AtomicCheckpointIO, keep_last_checkpoints
+from .solvers.config_check import ConfigError, check_manifest, validate_config
+from .solvers.schedules import SCHEDULES
+
+logger = logging.getLogger(__name__)
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+
+
+@dataclass
+class RunResult:
+    """What a finished run leaves: its folder, last checkpoint, exported files, metrics."""
+
+    run_dir: Path
+    last_checkpoint: Path | None
+    export_dir: Path | None
+    metrics: dict[str, float] = field(default_factory=dict)
+    train_history: list[float] = field(default_factory=list)
+
+
+# ---- data -----------------------------------------------------------------------------
+
+
+def ensure_synthetic_data(cfg: DictConfig) -> None:
+    """Render the embedded synthetic set on first use (dset=synthetic)."""
+    synth = cfg.get("synthetic")
+    if not synth:
+        return
+    from .data.synth import write_dataset
+
+    for split in ("train", "valid"):
+        out = Path(synth.root) / split
+        if not (out / "data.jsonl").exists():
+            logger.info("Rendering %d synthetic pieces into %s", synth[split].num, out)
+            write_dataset(out, num=synth[split].num, duration=synth.duration,
+                          seed=synth[split].seed, sample_rate=synth.sample_rate,
+                          channels=cfg.channels)
+
+
+def build_datamodule(cfg: DictConfig, world_size: int) -> Any:
+    from .solvers.loader import resumable_datamodule
+
+    train = check_manifest("datasource.train", cfg.datasource.train)
+    valid = check_manifest("datasource.valid", cfg.datasource.valid)
+    ds = cfg.dataset
+    datamodule = resumable_datamodule(
+        train=train, valid=valid,
+        dataset_kwargs={"sample_rate": cfg.sample_rate, "channels": cfg.channels,
+                        "segment_duration": ds.segment_duration,
+                        "min_segment_ratio": ds.min_segment_ratio},
+        split_kwargs={
+            "train": {"num_samples": cfg.optim.updates_per_epoch * ds.batch_size * world_size},
+            "valid": {"num_samples": ds.valid_num_samples},
+        },
+        batch_size=ds.batch_size, num_workers=ds.num_workers, seed=cfg.seed, music=ds.music,
+    )
+    datamodule.setup("fit")  # read the manifests now: bad data fails before training
+    return datamodule
+
+
+# ---- optimisation -------------------------------------------------------------------------
+
+
+def optimizer_factory(optim: DictConfig) -> functools.partial:
+    cls = torch.optim.AdamW if optim.optimizer == "adamw" else torch.optim.Adam
+    return functools.partial(cls, lr=optim.lr, betas=tuple(optim.betas),
+                             weight_decay=optim.weight_decay, eps=optim.eps)
+
+
+def _lambda_scheduler(optimizer: torch.optim.Optimizer, multiplier: Any) -> Any:
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, multiplier)
+
+
+def scheduler_factory(cfg: DictConfig) -> functools.partial | None:
+    name = cfg.schedule.lr_scheduler
+    if name == "none":
+        return None
+    total = cfg.optim.epochs * cfg.optim.updates_per_epoch
+    if name == "cosine":
+        multiplier = SCHEDULES[name](cfg.schedule.warmup, total, cfg.schedule.lr_min_ratio)
+    else:
+        multiplier = SCHEDULES[name](cfg.schedule.warmup)
+    return functools.partial(_lambda_scheduler, multiplier=multiplier)
+
+
+def _ema(cfg: DictConfig) -> dict[str, Any]:
+    ema = cfg.optim.ema
+    return {"ema_decay": ema.decay if ema.use else None, "ema_every": ema.every}
+
+
+# ---- solvers ------------------------------------------------------------------------------
+
+
+def check_codec_matches_lm(codec: Any, lm_card: int, lm_n_q: int, sample_rate: int) -> None:
+    """The LM predicts the codec's tokens: rates and vocabularies must agree."""
+    if codec.sample_rate != sample_rate:
+        raise ConfigError(
+            f"the compression model runs at {codec.sample_rate} Hz but `sample_rate` is "
+            f"{sample_rate}: set sample_rate={codec.sample_rate} or use a matching codec."
+        )
+    if codec.cardinality != lm_card:
+        raise ConfigError(
+            f"the compression model has {codec.cardinality} codes per codebook but the LM "
+            f"predicts {lm_card} (`transformer_lm.card`): set transformer_lm.card="
+            f"{codec.cardinality} or use a matching codec."
+        )
+    if codec.num_codebooks != lm_n_q:
+        raise ConfigError(
+            f"the compression model emits {codec.num_codebooks} codebooks but the LM models "
+            f"{lm_n_q} (`transformer_lm.n_q`): set transformer_lm.n_q={codec.num_codebooks}."
+        )
+
+
+def build_musicgen_solver(cfg: DictConfig, run_dir: Path) -> Any:
+    from .models import builders, loaders
+    from .solvers.musicgen import MusicGenSolver, SampleSettings
+    from .solvers.token_cache import TokenCache
+
+    codec = loaders.load_compression_model(str(cfg.compression_model_checkpoint), device="cpu")
+    if cfg.continue_from:
+        lm = loaders.load_lm_model(str(cfg.continue_from), device="cpu")
+    else:
+        lm = builders.get_lm_model(cfg)
+    check_codec_matches_lm(codec, lm.card, lm.n_q, cfg.sample_rate)
+    cache = None
+    if cfg.cache.path:
+        cache = TokenCache(cfg.cache.path, write=cfg.cache.write, cardinality=codec.cardinality)
+    g = cfg.generate
+    samples = SampleSettings(every=g.every, num_samples=g.num_samples, duration=g.duration,
+                             use_sampling=g.lm.use_sampling, temp=g.lm.temp, top_k=g.lm.top_k,
+                             top_p=g.lm.top_p, cfg_coef=g.lm.cfg_coef)
+    return MusicGenSolver(lm, codec, optimizer_factory(cfg.optim), scheduler_factory(cfg),
+                          token_cache=cache, samples=samples,
+                          sample_dir=str(run_dir / "samples"), **_ema(cfg))
+
+
+def build_compression_solver(cfg: DictConfig, run_dir: Path) -> Any:
+    from .adversarial import ADVERSARIES
+    from .losses import LOSSES, Balancer
+    from .models import builders, loaders
+    from .solvers.compression import CompressionSolver
+
+    if cfg.continue_from:
+        model = loaders.load_compression_model(str(cfg.continue_from), device="cpu")
+    else:
+        model = builders.get_compression_model(cfg)
+    if model.sample_rate != cfg.sample_rate:
+        raise ConfigError(f"the compression model runs at {model.sample_rate} Hz but "
+                          f"`sample_rate` is {cfg.sample_rate}: make them agree.")
+    weights = {k: float(v) for k, v in cfg.losses.items()}
+    losses = {}
+    for name, weight in weights.items():
+        if weight > 0 and name in LOSSES:
+            kwargs = OmegaConf.to_container(cfg.get(name) or {}, resolve=True)
+            losses[name] = LOSSES[name](**kwargs)  # type: ignore[arg-type]
+    adversary = disc_optimizer = None
+    if cfg.adversarial.adversaries and (weights.get("adv", 0) > 0 or weights.get("feat", 0) > 0):
+        (name,) = cfg.adversarial.adversaries  # one adversary: the MS-STFT discriminator
+        kwargs = OmegaConf.to_container(cfg[name], resolve=True)
+        adversary = ADVERSARIES[name](**kwargs)  # type: ignore[arg-type]
+        disc_optimizer = optimizer_factory(cfg.optim)
+    balancer = Balancer(weights, **OmegaConf.to_container(cfg.balancer, resolve=True))  # type: ignore[arg-type]
+    return CompressionSolver(
+        model, losses, balancer, optimizer_factory(cfg.optim), scheduler_factory(cfg),
+        adversary=adversary, disc_optimizer=disc_optimizer, adv_every=cfg.adversarial.every,
+        max_norm=cfg.optim.max_norm, samples_every=cfg.generate.every,
+        num_samples=cfg.generate.num_samples, sample_dir=str(run_dir / "samples"), **_ema(cfg))
+
+
+# ---- trainer ------------------------------------------------------------------------------
+
+
+def build_strategy(cfg: DictConfig, solver: Any) -> Any:
+    strategy = cfg.trainer.strategy
+    if strategy != "fsdp":
+        return strategy
+    from lightning.pytorch.strategies import FSDPStrategy
+
+    # One FSDP unit per transformer layer: the layer types of the trained model.
+    layers = getattr(getattr(solver.trained_module(), "transformer", None), "layers", [])
+    policy = {type(layer) for layer in layers} or None
+    fsdp = cfg.trainer.fsdp
+    return FSDPStrategy(auto_wrap_policy=policy, sharding_strategy=fsdp.sharding_strategy,
+                        activation_checkpointing_policy=policy if fsdp.activation_checkpointing
+                        else None, cpu_offload=fsdp.cpu_offload)
+
+
+def build_trainer(cfg: DictConfig, solver: Any, run_dir: Path) -> L.Trainer:
+    t = cfg.trainer
+    loggers = [hydra.utils.instantiate(cfg.logger)] if cfg.get("logger") else False
+    callbacks: list[Any] = [
+        keep_last_checkpoints(run_dir / "checkpoints", cfg.checkpoint.save_every,
+                              cfg.checkpoint.keep_last),
+    ]
+    if loggers:
+        callbacks.append(LearningRateMonitor(logging_interval="step"))
+    if cfg.logging.progress_bar:
+        callbacks.append(TQDMProgressBar(refresh_rate=1))
+    automatic = getattr(solver, "automatic_optimization", True)
+    return L.Trainer(
+        accelerator=t.accelerator, devices=t.devices, num_nodes=t.num_nodes,
+        strategy=build_strategy(cfg, solver), precision=t.precision,
+        max_epochs=cfg.optim.epochs, logger=loggers, callbacks=callbacks,
+        plugins=[AtomicCheckpointIO()], default_root_dir=str(run_dir),
+        gradient_clip_val=(cfg.optim.max_norm or None) if automatic else None,
+        check_val_every_n_epoch=cfg.evaluate.every, num_sanity_val_steps=0,
+        log_every_n_steps=cfg.logging.log_every_n_steps,
+        enable_progress_bar=bool(cfg.logging.progress_bar),
+        use_distributed_sampler=False,  # our sampler shards per rank and resumes mid-epoch
+    )
+
+
+# ---- run ----------------------------------------------------------------------------------
+
+
+def export(cfg: DictConfig, solver: Any, export_dir: Path) -> None:
+    """Hub-format files of the best (else EMA) weights, loadable by MusicGen.get_pretrained."""
+    from .models import loaders
+
+    export_dir.mkdir(parents=True, exist_ok=True)
+    module = solver.trained_module()
+    live = {k: v.detach().clone() for k, v in module.state_dict().items()}
+    module.load_state_dict(solver.export_state())
+    try:
+        if cfg.solver == "compression":
+            loaders.export_compression(module, export_dir / "compression_state_dict.bin")
+        else:
+            loaders.export_lm(module, cfg, export_dir / "state_dict.bin")
+            loaders.export_compression(solver.compression_model,
+                                       export_dir / "compression_state_dict.bin")
+    finally:
+        module.load_state_dict(live)
+
+
+def run(cfg: DictConfig) -> RunResult:
+    """Validate `cfg`, build data, models and trainer, train (resuming when a checkpoint
+    exists and `resume` is set), and export the trained weights."""
+    validate_config(cfg)
+    cfg = cfg.copy()
+    OmegaConf.set_struct(cfg, False)
+    cfg.device = "cpu"  # models are built on the CPU; Lightning moves them
+    run_dir = Path(cfg.run_dir)
+    L.seed_everything(cfg.seed, workers=True)
+    ensure_synthetic_data(cfg)
+    solver = (build_compression_solver if cfg.solver == "compression"
+              else build_musicgen_solver)(cfg, run_dir)
+    trainer = build_trainer(cfg, solver, run_dir)
+    datamodule = build_datamodule(cfg, trainer.world_size)
+    last = run_dir / "checkpoints" / "last.ckpt"
+    ckpt_path = str(last) if cfg.resume and last.exists() else None
+    if ckpt_path:
+        logger.info("Resuming from %s", ckpt_path)
+    trainer.fit(solver, datamodule=datamodule, ckpt_path=ckpt_path)
+    trainer.save_checkpoint(last)  # the final state, also when the run ended mid-interval
+    export_dir = None
+    if cfg.checkpoint.export and trainer.is_global_zero:
+        export_dir = run_dir / "export"
+        export(cfg, solver, export_dir)
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
+    return RunResult(run_dir, last, export_dir, metrics, list(solver.train_history))
+
+
+@hydra.main(config_path=str(CONFIG_DIR), config_name="config", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    try:
+        result = run(cfg)
+    except ConfigError as err:
+        print(f"config error: {err}", file=sys.stderr)
+        raise SystemExit(2) from err
+    print(f"run folder: {result.run_dir}; export: {result.export_dir}")
+
+
+if __name__ == "__main__":
+    main()

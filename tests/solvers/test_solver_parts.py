@@ -1,0 +1,146 @@
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from audiocraft.solvers.checkpoint import AtomicCheckpointIO, rng_state, set_rng_state
+from audiocraft.solvers.ema import ModelEMA
+from audiocraft.solvers.loader import ResumableSampler, StatefulDataLoader
+from audiocraft.solvers.schedules import CosineWithWarmup, LinearWarmup
+from audiocraft.solvers.token_cache import TokenCache
+
+
+class _Range(Dataset):
+    def __init__(self, n):
+        self.n = n
+        self.epoch = -1
+
+    def set_epoch(self, epoch):
+        self.epoch = epoch
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        return torch.tensor([i, self.epoch])
+
+
+def _loader(n=24, batch=3, rank=0, world=1):
+    return StatefulDataLoader(_Range(n), ResumableSampler(n, seed=5, rank=rank, world_size=world),
+                              batch)
+
+
+def test_ranks_together_read_the_single_process_batches():
+    single = [b[:, 0].tolist() for b in _loader(batch=4)]
+    rank0 = [b[:, 0].tolist() for b in _loader(batch=2, rank=0, world=2)]
+    rank1 = [b[:, 0].tolist() for b in _loader(batch=2, rank=1, world=2)]
+    assert len(single) == len(rank0) == len(rank1) == 6
+    for s, r0, r1 in zip(single, rank0, rank1):
+        assert sorted(s) == sorted(r0 + r1)
+    assert set(sum(rank0, [])).isdisjoint(sum(rank1, []))
+
+
+def test_loader_resumes_mid_epoch_on_the_next_batch():
+    full = _loader()
+    full._resumable.set_epoch(2)
+    expected = [b.tolist() for b in full]
+    assert {row[1] for b in expected for row in b} == {2}  # the data set saw the epoch
+
+    first = _loader()
+    first._resumable.set_epoch(2)
+    it = iter(first)
+    got = [next(it).tolist() for _ in range(3)]
+    state = first.state_dict()
+    assert state == {"epoch": 2, "batches": 3}
+
+    resumed = _loader()
+    resumed.load_state_dict(state)
+    resumed._resumable.set_epoch(2)  # Lightning sets the epoch again before iterating
+    got += [b.tolist() for b in resumed]
+    assert got == expected
+    # The next epoch starts from its beginning, with a different order.
+    resumed._resumable.set_epoch(3)
+    nxt = [b.tolist() for b in resumed]
+    assert len(nxt) == len(expected) and nxt != expected
+
+
+def test_loader_iteration_leaves_global_rng_alone():
+    state = torch.get_rng_state()
+    list(_loader())
+    assert torch.equal(state, torch.get_rng_state())
+
+
+def test_sampler_errors():
+    with pytest.raises(ValueError, match="fewer than"):
+        ResumableSampler(1, world_size=2)
+
+
+def test_ema_average_swap_and_state():
+    net = nn.Linear(2, 1, bias=False)
+    with torch.no_grad():
+        net.weight.fill_(0.0)
+    ema = ModelEMA(net, decay=0.5)
+    with torch.no_grad():
+        net.weight.fill_(1.0)
+    ema.update()  # 0.5 * 0 + 0.5 * 1
+    ema.update()  # 0.75
+    with ema.swapped():
+        assert torch.allclose(net.weight, torch.full((1, 2), 0.75))
+    assert torch.allclose(net.weight, torch.ones(1, 2))
+    other = ModelEMA(net, decay=0.5)
+    other.load_state_dict(ema.state_dict())
+    assert torch.allclose(other.averaged_state()["weight"], torch.full((1, 2), 0.75))
+    with pytest.raises(ValueError):
+        ModelEMA(net, decay=1.0)
+
+
+def test_schedules():
+    cos = CosineWithWarmup(warmup=10, total_steps=110, lr_min_ratio=0.1)
+    assert cos(0) < cos(5) < cos(9) <= 1.0
+    assert cos(10) == pytest.approx(1.0)
+    assert cos(60) == pytest.approx(0.55)
+    assert cos(110) == pytest.approx(0.1) and cos(500) == pytest.approx(0.1)
+    assert LinearWarmup(4)(100) == 1.0
+
+
+def test_atomic_checkpoint_io_replaces_whole_file(tmp_path):
+    io = AtomicCheckpointIO()
+    path = tmp_path / "ck" / "last.ckpt"
+    io.save_checkpoint({"a": torch.ones(3)}, path)
+    io.save_checkpoint({"a": torch.zeros(3)}, path)
+    assert torch.equal(torch.load(path)["a"], torch.zeros(3))
+    assert [p.name for p in path.parent.iterdir()] == ["last.ckpt"]  # no temporary left
+
+
+def test_rng_state_round_trip():
+    state = rng_state()
+    a = torch.rand(3)
+    set_rng_state(state)
+    assert torch.equal(a, torch.rand(3))
+
+
+class _Meta:
+    def __init__(self, path):
+        self.path = path
+
+
+class _Info:
+    def __init__(self, path, seek):
+        self.meta = _Meta(path)
+        self.seek_time = seek
+
+
+def test_token_cache_write_flush_read(tmp_path):
+    cache = TokenCache(tmp_path / "tok", write=True, cardinality=16)
+    infos = [_Info("a.wav", 0.0), _Info("b.wav", 1.5)]
+    codes = torch.randint(0, 16, (2, 4, 10))
+    assert cache.lookup(infos) is None
+    cache.add(infos, codes)
+    cache.flush()
+    again = TokenCache(tmp_path / "tok", cardinality=16)
+    assert len(again) == 2 and torch.equal(again.lookup(infos), codes)
+    assert again.lookup([_Info("c.wav", 0.0)]) is None
+    with pytest.raises(ValueError, match="another codec"):
+        TokenCache(tmp_path / "tok", cardinality=8).lookup(infos)
+    with pytest.raises(FileNotFoundError, match="cache.write"):
+        TokenCache(tmp_path / "missing")
