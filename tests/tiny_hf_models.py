@@ -47,3 +47,58 @@ def save_tiny_t5(folder: Path, d_model: int = 16) -> Path:
     tok_dir = save_tiny_t5_tokenizer(folder / "_spm")
     AutoTokenizer.from_pretrained(str(tok_dir)).save_pretrained(folder)
     return folder
+
+
+def tiny_musicgen_config(melody: bool = False, card: int = 64, dim: int = 32, n_q: int = 4,
+                         chroma_length: int = 8):
+    """A tiny transformers MusicGen (or MusicGen-Melody) config: T5 d_model 16, decoder dim
+    32, 2 layers, 4 heads, 4 codebooks of `card` entries, a small 32 kHz EnCodec (1.2 kbps:
+    4 codebooks of 64 entries at 50 Hz)."""
+    from transformers import EncodecConfig
+
+    encodec = EncodecConfig(target_bandwidths=[1.2], sampling_rate=32000, audio_channels=1,
+                            num_filters=4, hidden_size=32, upsampling_ratios=[8, 5, 4, 4],
+                            codebook_size=card, num_lstm_layers=1, codebook_dim=32)
+    decoder = dict(vocab_size=card, max_position_embeddings=256, num_hidden_layers=2,
+                   ffn_dim=4 * dim, num_attention_heads=4, hidden_size=dim, num_codebooks=n_q,
+                   pad_token_id=card, bos_token_id=card, decoder_start_token_id=card,
+                   audio_channels=1, dropout=0.0)
+    if melody:
+        from transformers import MusicgenMelodyConfig, MusicgenMelodyDecoderConfig
+
+        return MusicgenMelodyConfig(
+            text_encoder=tiny_t5_config().to_dict(), audio_encoder=encodec.to_dict(),
+            decoder=MusicgenMelodyDecoderConfig(**decoder).to_dict(), num_chroma=12,
+            chroma_length=chroma_length)
+    from transformers import MusicgenConfig, MusicgenDecoderConfig
+
+    return MusicgenConfig(text_encoder=tiny_t5_config().to_dict(),
+                          audio_encoder=encodec.to_dict(),
+                          decoder=MusicgenDecoderConfig(**decoder).to_dict())
+
+
+def save_tiny_musicgen(folder: Path, melody: bool = False, seed: int = 0):
+    """Build a random tiny transformers MusicGen(-Melody), save it with its tokenizer into
+    `folder` and return the model (eval mode). Decoder weights are redrawn with std 0.1 so
+    that logits are well spread (greedy choices are not near-ties)."""
+    import torch
+    from transformers import AutoTokenizer
+
+    if melody:
+        from transformers import MusicgenMelodyForConditionalGeneration as cls
+    else:
+        from transformers import MusicgenForConditionalGeneration as cls  # type: ignore
+    torch.manual_seed(seed)
+    model = cls(tiny_musicgen_config(melody=melody)).eval()
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if name.startswith(("decoder.", "enc_to_dec_proj", "audio_enc_to_dec_proj")):
+                if "layer_norm" in name:
+                    param.add_(0.1 * torch.randn_like(param))
+                else:
+                    param.normal_(0.0, 0.1)
+    model.generation_config.decoder_start_token_id = model.config.decoder.bos_token_id
+    model.save_pretrained(folder)
+    tok_dir = save_tiny_t5_tokenizer(folder / "_spm")
+    AutoTokenizer.from_pretrained(str(tok_dir)).save_pretrained(folder)
+    return model

@@ -1,0 +1,207 @@
+"""Hugging Face transformers MusicGen / MusicGen-Melody folders -> our classes.
+
+Part of the checkpoint formats of `loaders.py` (which exposes the entry points); kept in
+its own file because the key maps are long. A folder holds `config.json` (model_type
+`musicgen` or `musicgen_melody`, with `text_encoder`, `audio_encoder` and `decoder`
+sub-configs), the weights (`model.safetensors`, possibly sharded) and usually the T5
+tokenizer files; `preprocessor_config.json` of a melody folder gives the chroma settings.
+
+Correspondences (transformers -> ours):
+- `decoder.model.decoder.embed_tokens.k` -> `emb.k`; `decoder.lm_heads.k` -> `linears.k`;
+  `decoder.model.decoder.layer_norm` -> `out_norm`;
+- per layer: `self_attn.{q,k,v}_proj` -> `self_attn.in_proj_weight` (stacked),
+  `self_attn.out_proj`, `self_attn_layer_norm` -> `norm1`, `encoder_attn.*` ->
+  `cross_attention.*`, `encoder_attn_layer_norm` -> `norm_cross`, `fc1`/`fc2` ->
+  `linear1`/`linear2`, `final_layer_norm` -> `norm2`;
+- `text_encoder.*` -> the T5 encoder of the `description` conditioner, `enc_to_dec_proj`
+  -> its `output_proj` (identity when absent: same sizes); `audio_enc_to_dec_proj` ->
+  `output_proj` of the `self_wav` chroma conditioner.
+
+The model matches transformers' computation: pre-norm, GELU, no biases, sinusoidal
+positions, the delay pattern; cross-attention masks padded text (transformers does,
+audiocraft does not); the melody model prepends [chroma (repeated to chroma_length
+frames, never masked), text] to the audio tokens, and its null melody is a one-hot first
+pitch class, as in transformers.
+"""
+
+from __future__ import annotations
+
+import logging
+import typing as tp
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..modules.conditioners import BaseConditioner, ConditionFuser, ConditioningProvider
+from ..modules.conditioners.chroma import ChromaStemConditioner
+from ..modules.conditioners.text import T5Conditioner
+from ..modules.patterns import DelayedPatternProvider
+from .lm import LMModel
+
+logger = logging.getLogger(__name__)
+
+HF_MUSICGEN_TYPES = ("musicgen", "musicgen_melody")
+# Chroma settings of transformers' MusicgenMelodyFeatureExtractor (its defaults).
+DEFAULT_CHROMA_NFFT = 16384
+DEFAULT_CHROMA_HOP = 4096
+
+
+def is_hf_musicgen_config(config: dict[str, tp.Any]) -> bool:
+    """True for the config.json of a transformers MusicGen or MusicGen-Melody folder."""
+    return config.get("model_type") in HF_MUSICGEN_TYPES
+
+
+def _strip(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+
+
+def _linear_from(proj: nn.Linear, weight: torch.Tensor | None,
+                 bias: torch.Tensor | None) -> None:
+    """Copy a projection; None weight means transformers had none (equal sizes): identity."""
+    with torch.no_grad():
+        if weight is None:
+            if proj.in_features != proj.out_features:
+                raise ValueError("A missing projection needs equal input and output sizes.")
+            proj.weight.copy_(torch.eye(proj.in_features))
+            proj.bias.zero_()
+        else:
+            proj.weight.copy_(weight)
+            if bias is not None:
+                proj.bias.copy_(bias)
+            else:
+                proj.bias.zero_()
+
+
+def convert_decoder_state(hf_state: dict[str, torch.Tensor], num_layers: int,
+                          num_codebooks: int, cross_attention: bool) -> dict[str, torch.Tensor]:
+    """transformers decoder weights (prefix `decoder.` removed) -> LMModel state (no
+    condition_provider keys)."""
+    base = "model.decoder."
+    out: dict[str, torch.Tensor] = {}
+    for k in range(num_codebooks):
+        out[f"emb.{k}.weight"] = hf_state[f"{base}embed_tokens.{k}.weight"]
+        out[f"linears.{k}.weight"] = hf_state[f"lm_heads.{k}.weight"]
+    out["out_norm.weight"] = hf_state[f"{base}layer_norm.weight"]
+    out["out_norm.bias"] = hf_state[f"{base}layer_norm.bias"]
+    attn_blocks = [("self_attn", "self_attn", "self_attn_layer_norm", "norm1")]
+    if cross_attention:
+        attn_blocks.append(("encoder_attn", "cross_attention", "encoder_attn_layer_norm",
+                            "norm_cross"))
+    for i in range(num_layers):
+        src, dst = f"{base}layers.{i}.", f"transformer.layers.{i}."
+        for hf_attn, our_attn, hf_norm, our_norm in attn_blocks:
+            out[f"{dst}{our_attn}.in_proj_weight"] = torch.cat(
+                [hf_state[f"{src}{hf_attn}.{p}_proj.weight"] for p in "qkv"], dim=0)
+            out[f"{dst}{our_attn}.out_proj.weight"] = hf_state[f"{src}{hf_attn}.out_proj.weight"]
+            out[f"{dst}{our_norm}.weight"] = hf_state[f"{src}{hf_norm}.weight"]
+            out[f"{dst}{our_norm}.bias"] = hf_state[f"{src}{hf_norm}.bias"]
+        out[f"{dst}linear1.weight"] = hf_state[f"{src}fc1.weight"]
+        out[f"{dst}linear2.weight"] = hf_state[f"{src}fc2.weight"]
+        out[f"{dst}norm2.weight"] = hf_state[f"{src}final_layer_norm.weight"]
+        out[f"{dst}norm2.bias"] = hf_state[f"{src}final_layer_norm.bias"]
+    return out
+
+
+def _text_conditioner(folder: Path, config: dict[str, tp.Any], state: dict[str, torch.Tensor],
+                      dim: int) -> T5Conditioner:
+    from transformers import AutoTokenizer, T5Config, T5EncoderModel
+
+    text_cfg = dict(config["text_encoder"])
+    text_cfg.pop("model_type", None)
+    encoder = T5EncoderModel(T5Config(**text_cfg))
+    missing, unexpected = encoder.load_state_dict(_strip(state, "text_encoder."), strict=False)
+    # The shared/encoder embedding tables are tied: either name may be absent.
+    missing = [k for k in missing if k not in ("shared.weight", "encoder.embed_tokens.weight")]
+    if missing or unexpected:
+        raise ValueError(f"T5 weights of {folder} do not fit its config: missing {missing[:5]}, "
+                         f"unexpected {unexpected[:5]}.")
+    name = str(text_cfg.get("_name_or_path") or "t5-base")
+    tokenizer = None
+    if any((folder / f).is_file() for f in ("tokenizer.json", "spiece.model",
+                                             "tokenizer_config.json")):
+        tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    else:
+        logger.info("No tokenizer in %s: the T5 tokenizer %r is loaded from the cache.",
+                    folder, name)
+    cond = T5Conditioner(name, output_dim=dim, encoder=encoder, tokenizer=tokenizer)
+    _linear_from(cond.output_proj, state.get("enc_to_dec_proj.weight"),
+                 state.get("enc_to_dec_proj.bias"))
+    return cond
+
+
+def _chroma_conditioner(folder: Path, config: dict[str, tp.Any],
+                        state: dict[str, torch.Tensor], dim: int) -> ChromaStemConditioner:
+    import json
+
+    sample_rate = int(config["audio_encoder"].get("sampling_rate", 32000))
+    n_fft, hop = DEFAULT_CHROMA_NFFT, DEFAULT_CHROMA_HOP
+    pre = folder / "preprocessor_config.json"
+    if pre.is_file():
+        pre_cfg = json.loads(pre.read_text())
+        n_fft = int(pre_cfg.get("n_fft", n_fft))
+        hop = int(pre_cfg.get("hop_length", hop))
+        sample_rate = int(pre_cfg.get("sampling_rate", sample_rate))
+    chroma_length = int(config.get("chroma_length", 235))
+    # The duration whose chroma has exactly chroma_length frames (1 + samples // hop).
+    duration = (chroma_length - 1) * hop / sample_rate
+    cond = ChromaStemConditioner(
+        output_dim=dim, sample_rate=sample_rate, n_chroma=int(config.get("num_chroma", 12)),
+        duration=duration, match_len_on_eval=True, argmax=True, nfft=n_fft, winlen=n_fft,
+        winhop=hop)
+    if cond.chroma_len != chroma_length:
+        raise ValueError(f"Chroma length {cond.chroma_len} does not match the config's "
+                         f"{chroma_length}.")
+    _linear_from(cond.output_proj, state.get("audio_enc_to_dec_proj.weight"),
+                 state.get("audio_enc_to_dec_proj.bias"))
+    return cond
+
+
+def build_lm_from_hf(folder: str | Path, config: dict[str, tp.Any],
+                     state: dict[str, torch.Tensor]) -> LMModel:
+    """Our LMModel (with its T5 / chroma conditioners) from a transformers MusicGen folder's
+    config dict and full state dict. Guidance defaults to the folder's generation config."""
+    import json
+
+    folder = Path(folder)
+    if not is_hf_musicgen_config(config):
+        raise ValueError(f"{folder} is not a transformers MusicGen folder (model_type "
+                         f"{config.get('model_type')!r}, expected one of {HF_MUSICGEN_TYPES}).")
+    melody = config["model_type"] == "musicgen_melody"
+    dec = config["decoder"]
+    if int(dec.get("audio_channels", 1)) != 1:
+        raise ValueError("Stereo transformers MusicGen folders are not supported yet: use the "
+                         "audiocraft hub files of the stereo models.")
+    if dec.get("activation_function", "gelu") != "gelu":
+        raise ValueError(f"Unsupported activation {dec['activation_function']!r} (expected gelu).")
+    dim, n_q, card = int(dec["hidden_size"]), int(dec["num_codebooks"]), int(dec["vocab_size"])
+    num_layers = int(dec["num_hidden_layers"])
+    conditioners: dict[str, BaseConditioner] = {
+        "description": _text_conditioner(folder, config, state, dim)}
+    if melody:
+        conditioners["self_wav"] = _chroma_conditioner(folder, config, state, dim)
+        fuser = ConditionFuser({"prepend": ["self_wav", "description"]})
+    else:
+        fuser = ConditionFuser({"cross": ["description"]})
+    cfg_coef = 3.0
+    gen = folder / "generation_config.json"
+    if gen.is_file():
+        cfg_coef = float(json.loads(gen.read_text()).get("guidance_scale") or cfg_coef)
+    model = LMModel(
+        pattern_provider=DelayedPatternProvider(n_q, delays=list(range(n_q))),
+        condition_provider=ConditioningProvider(conditioners), fuser=fuser,
+        n_q=n_q, card=card, dim=dim, num_heads=int(dec["num_attention_heads"]),
+        hidden_scale=int(dec["ffn_dim"]) / dim, norm="layer_norm", norm_first=True,
+        bias_proj=False, cfg_coef=cfg_coef, num_layers=num_layers, activation="gelu",
+        bias_ff=False, bias_attn=False, causal=True, cross_attention=not melody,
+        cross_attention_mask=not melody, positional_embedding="sin", dropout=0.0,
+    )
+    lm_state = convert_decoder_state(_strip(state, "decoder."), num_layers, n_q,
+                                     cross_attention=not melody)
+    provider_state = {f"condition_provider.{k}": v
+                      for k, v in model.condition_provider.state_dict().items()}
+    missing, unexpected = model.load_state_dict({**lm_state, **provider_state}, strict=False)
+    if missing or unexpected:
+        raise ValueError(f"Decoder weights of {folder} do not fit: missing {missing[:5]}, "
+                         f"unexpected {unexpected[:5]}.")
+    return model.eval()
