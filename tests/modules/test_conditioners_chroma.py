@@ -71,6 +71,7 @@ def test_stems_are_used_when_a_separator_is_available():
     stems = _conditioner(match_len_on_eval=False, use_demucs=True, demucs_model=_FakeSeparator())
     assert int(plain._get_wav_embedding(melody)[0, 3].argmax()) == PITCH_A
     assert int(stems._get_wav_embedding(melody)[0, 3].argmax()) == PITCH_C
+    assert set(stems.state_dict()) == {"output_proj.weight", "output_proj.bias"}
 
 
 def test_missing_demucs_warns_and_uses_the_mix(caplog, monkeypatch):

@@ -87,7 +87,8 @@ class ChromaStemConditioner(WaveformConditioner):
                                       radix2_exp=radix2_exp, argmax=argmax, **chroma_kwargs)
         self.chroma_len = self.chroma.num_frames(int(duration * sample_rate))
         self.use_demucs = use_demucs
-        self._demucs: nn.Module | None = demucs_model
+        # Kept outside the module tree: the separator is never part of our checkpoints.
+        self.__dict__["_demucs"] = demucs_model
         self._demucs_tried = demucs_model is not None
         self.device = torch.device(device)
 
@@ -96,14 +97,14 @@ class ChromaStemConditioner(WaveformConditioner):
         """The stem separator, loaded on first use (None: not available locally)."""
         if not self._demucs_tried and self.use_demucs:
             self._demucs_tried = True
-            self._demucs = load_local_demucs()
-            if self._demucs is None:
+            self.__dict__["_demucs"] = load_local_demucs()
+            if self.__dict__["_demucs"] is None:
                 logger.warning(
                     "Demucs or its htdemucs weights are not available locally: the melody "
                     "chroma is computed from the full mix (drums and bass included). Install "
                     "`demucs` and place its weights in the torch hub cache for stem separation."
                 )
-        return self._demucs if self.use_demucs else None
+        return self.__dict__["_demucs"] if self.use_demucs else None
 
     def _downsampling_factor(self) -> int:
         return self.chroma.winhop
