@@ -102,6 +102,9 @@ class LMModel(nn.Module):
                  attribute_dropout: dict[str, dict[str, float]] | None = None,
                  two_step_cfg: bool = False, **kwargs: tp.Any):
         super().__init__()
+        # The full config the model was built from (set by builders.get_lm_model; exported
+        # as xp.cfg by loaders.export_lm), None for models built by hand.
+        self.cfg: tp.Any = None
         if pattern_provider.n_q != n_q:
             raise ValueError(f"The pattern has {pattern_provider.n_q} codebooks, the model {n_q}.")
         self.cfg_coef = cfg_coef
