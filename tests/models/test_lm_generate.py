@@ -180,3 +180,22 @@ def test_compute_predictions_shapes_and_training_forward():
     loss = torch.nn.functional.cross_entropy(out.logits[out.mask], codes[out.mask])
     loss.backward()
     assert model.emb[0].weight.grad is not None
+
+
+@pytest.mark.parametrize("two_step_cfg", [False, True])
+def test_cross_attention_keys_values_computed_once_per_pass(two_step_cfg):
+    model = tiny_lm()
+    calls = []
+    for layer in model.transformer.layers:
+        original = layer.cross_attention._keys_values
+
+        def counting(src, _original=original):
+            calls.append(src.shape[0])
+            return _original(src)
+
+        layer.cross_attention._keys_values = counting
+    model.generate(None, attrs("a", "b"), max_gen_len=10, use_sampling=False,
+                   two_step_cfg=two_step_cfg)
+    passes = 2 if two_step_cfg else 1
+    rows = 2 if two_step_cfg else 4  # separate [cond], [null] batches or one doubled batch
+    assert calls == [rows] * (passes * len(model.transformer.layers))
