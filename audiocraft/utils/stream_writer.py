@@ -1,0 +1,68 @@
+"""Write audio to a file as it is made, chunk by chunk (memory bounded by the chunk).
+
+Peak normalisation needs the whole piece, so a streamed file is written as is, clipped
+to [-1, 1]; use ``audiocraft.data.audio.audio_write`` on the full audio when
+normalisation matters more than memory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import soundfile as sf
+import torch
+
+# format -> (libsndfile container, subtype)
+STREAM_FORMATS: dict[str, tuple[str, str | None]] = {
+    "wav": ("WAV", "FLOAT"),
+    "flac": ("FLAC", "PCM_24"),
+    "ogg": ("OGG", "VORBIS"),
+    "mp3": ("MP3", "MPEG_LAYER_III"),
+}
+
+
+class StreamingAudioWriter:
+    """Append ``[C, n]`` chunks to one audio file; use as a context manager.
+
+    Args:
+        path: output file (parent folders are created).
+        sample_rate, channels: of every chunk.
+        format: one of ``STREAM_FORMATS``.
+        tags: string tags stored in the file (title, comment, ...) where the format allows.
+    """
+
+    def __init__(self, path: str | Path, sample_rate: int, channels: int, format: str = "wav",
+                 tags: dict[str, str] | None = None):
+        if format not in STREAM_FORMATS:
+            raise ValueError(
+                f"Cannot stream to {format!r}: use one of {sorted(STREAM_FORMATS)}.")
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        container, subtype = STREAM_FORMATS[format]
+        self.channels = channels
+        self.samples = 0
+        self._file: Any = sf.SoundFile(str(self.path), "w", sample_rate, channels, subtype,
+                                       format=container)
+        for key, value in (tags or {}).items():
+            setattr(self._file, key, value)
+
+    def write(self, wav: torch.Tensor) -> None:
+        """Append ``wav [C, n]`` (float, clipped to [-1, 1])."""
+        if wav.dim() != 2 or wav.shape[0] != self.channels:
+            raise ValueError(
+                f"Expected a [{self.channels}, n] chunk, got {tuple(wav.shape)}.")
+        data = wav.detach().cpu().float().clamp(-1, 1).numpy().T  # [n, C]
+        self._file.write(data)
+        self.samples += wav.shape[-1]
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> StreamingAudioWriter:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()

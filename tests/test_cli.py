@@ -1,0 +1,133 @@
+"""`audiocraft generate` on the debug preset (window shortened with --window)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from audiocraft import cli
+from audiocraft.data.audio import read_tags
+from audiocraft.models import musicgen as musicgen_module
+from audiocraft.models.loaders import MissingWeightsError
+from audiocraft.models.musicgen import MusicGen
+
+FAST = ["--model", "debug", "--window", "1", "--quiet"]
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def run(*args: str) -> int:
+    return cli.main(["generate", *args])
+
+
+def test_generate_writes_audio_with_settings(tmp_path):
+    out = tmp_path / "song.wav"
+    assert run("calm piano", "--duration", "2", "--out", str(out), "--seed", "3", *FAST) == 0
+    wav, sr = sf.read(out)
+    assert sr == 32000 and wav.shape == (64000,)
+    settings = json.loads((tmp_path / "song.json").read_text())
+    assert settings["prompt"] == "calm piano" and settings["seed"] == 3
+    assert settings["duration"] == 2.0 and settings["top_k"] == 250
+    assert settings["window"] == 1.0 and settings["extend_stride"] == pytest.approx(0.6)
+    assert settings["generated_seconds"] == 2.0 and not settings["interrupted"]
+    tags = read_tags(out)
+    assert tags["title"] == "calm piano"
+    assert '"seed": 3' in tags["comment"]
+    # The recorded settings reproduce the file.
+    again = tmp_path / "again.wav"
+    assert run("calm piano", "--duration", "2", "--out", str(again), "--seed", "3", *FAST) == 0
+    assert np.array_equal(sf.read(again)[0], wav)
+
+
+def test_stream_batch_timeline_and_format(tmp_path):
+    timeline = tmp_path / "t.json"
+    timeline.write_text(json.dumps([[0, "intro"], {"start": 1.2, "text": "drums"}]))
+    out = tmp_path / "piece"
+    code = run("--timeline", str(timeline), "--duration", "2.4", "--out", str(out),
+               "--format", "flac", "--batch", "2", "--stream", "--seed", "1", *FAST)
+    assert code == 0
+    for i in range(2):
+        wav, sr = sf.read(tmp_path / f"piece_{i}.flac")
+        assert wav.shape == (int(2.4 * 32000),)
+        settings = json.loads((tmp_path / f"piece_{i}.json").read_text())
+        assert settings["timeline"] == [[0.0, "intro"], [1.2, "drums"]]
+        assert settings["sample"] == i
+
+
+def test_prompt_audio_continuation(tmp_path):
+    prompt = tmp_path / "prompt.wav"
+    sf.write(prompt, 0.1 * np.sin(np.arange(16000) / 10), 16000)
+    out = tmp_path / "cont.wav"
+    assert run("go on", "--prompt-audio", str(prompt), "--duration", "1.6", "--out", str(out),
+               *FAST) == 0
+    assert sf.read(out)[0].shape == (int(1.6 * 32000),)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--duration", "0"], "--duration must be > 0"),
+    (["--duration", "2", "--stride", "1.0"], "extend_stride"),
+    (["--duration", "2", "--melody", "MISSING.wav"], "melody file was not found"),
+    (["--duration", "2", "--melody", "BROKEN.wav"], "Cannot read the melody file"),
+    (["--duration", "2", "--melody", "GOOD.wav"], "no melody conditioner"),
+    (["--duration", "0.5", "--prompt-audio", "GOOD.wav"], "not shorter than --duration"),
+    (["--duration", "2", "--timeline", "UNSORTED.json"], "not sorted"),
+    (["--duration", "2", "--model", "facebook/musicgen-small"], "huggingface-cli download"),
+])
+def test_bad_input_gives_one_clear_error(tmp_path, capsys, monkeypatch, extra, message):
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "empty_hf_home"))
+    (tmp_path / "BROKEN.wav").write_bytes(b"RIFF not really audio")
+    sf.write(tmp_path / "GOOD.wav", np.zeros(32000), 32000)
+    (tmp_path / "UNSORTED.json").write_text(json.dumps([[5, "b"], [1, "a"]]))
+    files = {"MISSING.wav", "BROKEN.wav", "GOOD.wav", "UNSORTED.json"}
+    extra = [str(tmp_path / e) if e in files else e for e in extra]
+    args = ["hello", "--out", str(tmp_path / "x.wav"), "--model", "debug", "--window", "1",
+            "--quiet", *extra]
+    assert cli.main(["generate", *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "x.wav").exists()
+
+
+def test_toy_model_missing_says_how_to_get_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(musicgen_module, "TOY_MODEL_DIR", tmp_path / "toy")
+    with pytest.raises(MissingWeightsError, match="toy model is not in this checkout"):
+        MusicGen.get_pretrained("toy", device="cpu")
+
+
+def test_ctrl_c_stops_after_the_current_step():
+    stop = threading.Event()
+    handler = cli._stop_on_interrupt(stop)
+    handler(2, None)
+    assert stop.is_set()
+    with pytest.raises(KeyboardInterrupt):
+        handler(2, None)
+
+
+@pytest.mark.slow
+def test_console_script_shows_progress(tmp_path):
+    exe = Path(sys.executable).with_name("audiocraft")
+    out = tmp_path / "s.ogg"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([str(exe), "generate", "rain", "--model", "debug", "--window", "1",
+                           "--duration", "1.5", "--out", str(out)],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "1.5/1.5 s" in proc.stderr  # progress in generated seconds
+    assert "<00:00]" in proc.stderr  # time left
+    assert out.exists() and (tmp_path / "s.json").exists()
