@@ -189,6 +189,9 @@ class LMModel(nn.Module):
             condition_tensors = self.prepare_conditions(conditions)
         input_ = sum(self.emb[k](sequence[:, k]) for k in range(K))  # [B, S, D]
         assert isinstance(input_, torch.Tensor)
+        # Conditioners may run in another precision (e.g. a float32 T5 under a bf16 LM).
+        condition_tensors = {name: (emb.to(input_.dtype), mask)
+                             for name, (emb, mask) in condition_tensors.items()}
         first_step = cache is None or cache.offset == 0
         fused = self.fuser(input_, condition_tensors, first_step=first_step)
         out = self.transformer(fused.input, cross_attention_src=fused.cross_attention_input,

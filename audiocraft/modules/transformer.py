@@ -434,7 +434,8 @@ class StreamingTransformer(nn.Module):
         offset = cache.offset if cache is not None else 0
         if self.positional_embedding in ("sin", "sin_rope"):
             positions = torch.arange(offset, offset + T, device=x.device).view(1, -1, 1)
-            pos_emb = create_sin_embedding(positions, C, self.max_period, dtype=x.dtype)
+            # float32 phases: in bfloat16, positions past 256 would round to multiples of 2+.
+            pos_emb = create_sin_embedding(positions, C, self.max_period).to(x.dtype)
             x = x + self.positional_scale * pos_emb  # [B, T, D]
         mask = cross_attention_mask if self.cross_attention_mask else None
         if cache is not None:

@@ -46,7 +46,7 @@ class HiddenStateConditioner(TextConditioner):
                 masks.append(self.masks.get(text, torch.ones(h.shape[0], dtype=torch.long)))
         h = torch.stack(hidden)  # [B, L, dim]
         mask = torch.stack(masks)  # [B, L]
-        emb = self.output_proj(h) * mask[..., None]
+        emb = self.output_proj(h.to(self.output_proj.weight)) * mask[..., None]
         return emb, mask
 
 
