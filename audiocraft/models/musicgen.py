@@ -100,8 +100,9 @@ class MusicGen:
         from .loaders import load_compression_model, load_lm_model
         lm = load_lm_model(source, device=device)
         compression_model = load_compression_model(source, device=device)
-        melody = getattr(lm.condition_provider, "conditioners", {}).get("self_wav")
-        if melody is not None:
+        conditioners = lm.condition_provider.conditioners
+        if "self_wav" in conditioners:
+            melody = conditioners["self_wav"]
             # As the reference does at sampling time: match the chroma to the window.
             if hasattr(melody, "match_len_on_eval"):
                 melody.match_len_on_eval = True
