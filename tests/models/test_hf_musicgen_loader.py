@@ -147,3 +147,16 @@ def test_encodec_inside_the_folder_matches_transformers(musicgen):
     wav = codec.decode(codes)
     assert wav.shape == ref.shape
     assert (wav - ref).abs().max() < 1e-4
+
+
+@torch.no_grad()
+def test_melody_batch_mixing_with_and_without_melody(melody):
+    _, _, ours = melody
+    wav = _melody_wav()
+    cond = WavCondition(wav, torch.tensor([wav.shape[-1]]), [32000], [None], [None])
+    with_melody = ConditioningAttributes(text={"description": TEXTS[0]}, wav={"self_wav": cond})
+    without = ConditioningAttributes(text={"description": TEXTS[0]})
+    seq = _sequence(2)
+    both = ours(seq, [with_melody, without])
+    torch.testing.assert_close(both[:1], ours(seq[:1], [with_melody]), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(both[1:], ours(seq[1:], [without]), atol=1e-5, rtol=1e-5)

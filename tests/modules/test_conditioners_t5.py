@@ -66,3 +66,12 @@ def test_missing_weights_is_clear_error():
         cond.tokenize(["x"])
     with pytest.raises(FileNotFoundError, match="no network"):
         T5Conditioner("/nonexistent/t5-folder", output_dim=8)
+
+
+def test_frozen_encoder_follows_the_module_device(t5_folder):
+    cond = T5Conditioner(str(t5_folder), output_dim=8)
+    cond.encoder  # load it
+    cond.to("meta")
+    assert next(cond.encoder.parameters()).device.type == "meta"
+    assert cond.encoder_device.type == "meta"
+    assert set(cond.state_dict()) == {"output_proj.weight", "output_proj.bias"}

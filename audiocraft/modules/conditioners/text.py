@@ -121,6 +121,18 @@ class T5Conditioner(TextConditioner):
             # Stored outside _modules: not in state_dict, not moved by .to(), not trained.
             self.__dict__["_frozen_t5"] = encoder
 
+    def _apply(self, fn: tp.Callable[..., tp.Any], recurse: bool = True) -> T5Conditioner:
+        # `.to(device)` / `.cuda()` reach the module tree only: move the frozen encoder to
+        # the same device by hand. Its dtype stays float32 (T5 overflows in float16).
+        super()._apply(fn, recurse)
+        device = self.output_proj.weight.device
+        if device != self.encoder_device:
+            self.encoder_device = device
+            frozen = self.__dict__["_frozen_t5"]
+            if frozen is not None:
+                frozen.to(device)
+        return self
+
     @property
     def encoder(self) -> nn.Module:
         """The T5 encoder, loaded on first use."""
