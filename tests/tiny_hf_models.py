@@ -101,4 +101,12 @@ def save_tiny_musicgen(folder: Path, melody: bool = False, seed: int = 0):
     model.save_pretrained(folder)
     tok_dir = save_tiny_t5_tokenizer(folder / "_spm")
     AutoTokenizer.from_pretrained(str(tok_dir)).save_pretrained(folder)
+    # The published folders name their T5 (`text_encoder._name_or_path`, e.g. t5-base); here
+    # the name is a folder holding the same T5, so that exported hub files can reload it.
+    t5_dir = folder / "t5"
+    model.text_encoder.save_pretrained(t5_dir)
+    AutoTokenizer.from_pretrained(str(tok_dir)).save_pretrained(t5_dir)
+    config = json.loads((folder / "config.json").read_text())
+    config["text_encoder"]["_name_or_path"] = str(t5_dir)
+    (folder / "config.json").write_text(json.dumps(config))
     return model

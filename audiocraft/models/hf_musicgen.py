@@ -31,6 +31,7 @@ import typing as tp
 from pathlib import Path
 
 import torch
+from omegaconf import OmegaConf
 from torch import nn
 
 from ..modules.conditioners import BaseConditioner, ConditionFuser, ConditioningProvider
@@ -117,6 +118,9 @@ def _text_conditioner(folder: Path, config: dict[str, tp.Any], state: dict[str, 
         raise ValueError(f"T5 weights of {folder} do not fit its config: missing {missing[:5]}, "
                          f"unexpected {unexpected[:5]}.")
     name = str(text_cfg.get("_name_or_path") or "t5-base")
+    if not text_cfg.get("_name_or_path") and int(text_cfg.get("d_model", 768)) != 768:
+        logger.warning("%s does not name its T5 (text_encoder._name_or_path): it is called "
+                       "t5-base in exported configs, which does not match its size.", folder)
     tokenizer = None
     if any((folder / f).is_file() for f in ("tokenizer.json", "spiece.model",
                                              "tokenizer_config.json")):
@@ -196,6 +200,7 @@ def build_lm_from_hf(folder: str | Path, config: dict[str, tp.Any],
         bias_ff=False, bias_attn=False, causal=True, cross_attention=not melody,
         cross_attention_mask=not melody, positional_embedding="sin", dropout=0.0,
     )
+    model.cfg = OmegaConf.create(_xp_cfg(config, model, cfg_coef))
     lm_state = convert_decoder_state(_strip(state, "decoder."), num_layers, n_q,
                                      cross_attention=not melody)
     provider_state = {f"condition_provider.{k}": v
@@ -205,3 +210,57 @@ def build_lm_from_hf(folder: str | Path, config: dict[str, tp.Any],
         raise ValueError(f"Decoder weights of {folder} do not fit: missing {missing[:5]}, "
                          f"unexpected {unexpected[:5]}.")
     return model.eval()
+
+
+def _xp_cfg(config: dict[str, tp.Any], model: LMModel, cfg_coef: float) -> dict[str, tp.Any]:
+    """The audiocraft-layout config (xp.cfg) of a model converted from transformers, so that
+    `builders.get_lm_model` rebuilds it and `loaders.export_lm` can write a hub file. The T5
+    is named by the folder's `text_encoder._name_or_path` (e.g. t5-base): hub files never
+    hold frozen T5 weights."""
+    dec = config["decoder"]
+    dim = int(dec["hidden_size"])
+    ffn = int(dec["ffn_dim"])
+    melody = config["model_type"] == "musicgen_melody"
+    text = model.condition_provider.conditioners["description"]
+    assert isinstance(text, T5Conditioner)
+    conditioners: dict[str, tp.Any] = {"description": {"model": "t5", "t5": {
+        "name": text.name, "finetune": False, "word_dropout": 0.0, "normalize_text": False}}}
+    sample_rate = int(config["audio_encoder"].get("sampling_rate", 32000))
+    duration = 30.0
+    if melody:
+        chroma = model.condition_provider.conditioners["self_wav"]
+        assert isinstance(chroma, ChromaStemConditioner)
+        extractor = chroma.chroma
+        conditioners["self_wav"] = {"model": "chroma_stem", "chroma_stem": {
+            "sample_rate": chroma.sample_rate, "n_chroma": extractor.n_chroma,
+            "radix2_exp": max(1, int(extractor.winlen).bit_length() - 1),
+            "nfft": extractor.nfft, "winlen": extractor.winlen, "winhop": extractor.winhop,
+            "argmax": True, "match_len_on_eval": True, "eval_wavs": None, "n_eval_wavs": 0,
+            "cache_path": None}}
+        duration = chroma.duration
+    fuse = (["self_wav", "description"], []) if melody else ([], ["description"])
+    cfg: dict[str, tp.Any] = {
+        "device": "cpu", "dtype": "float32", "sample_rate": sample_rate, "channels": 1,
+        "lm_model": "transformer_lm",
+        "dataset": {"segment_duration": duration},
+        "codebooks_pattern": {"modeling": "delay", "delay": {
+            "delays": list(range(model.n_q)), "flatten_first": 0, "empty_initial": 0}},
+        "transformer_lm": {
+            "dim": dim, "num_heads": int(dec["num_attention_heads"]),
+            "num_layers": int(dec["num_hidden_layers"]),
+            "hidden_scale": ffn // dim if ffn % dim == 0 else ffn / dim,
+            "n_q": model.n_q, "card": model.card, "dropout": 0.0, "activation": "gelu",
+            "norm": "layer_norm", "norm_first": True, "bias_ff": False, "bias_attn": False,
+            "bias_proj": False, "causal": True, "positional_embedding": "sin",
+            "cross_attention_mask": not melody,
+        },
+        "classifier_free_guidance": {"training_dropout": 0.0, "inference_coef": cfg_coef},
+        "attribute_dropout": {},
+        "fuser": {"cross_attention_pos_emb": False, "cross_attention_pos_emb_scale": 1,
+                  "sum": [], "prepend": fuse[0], "cross": fuse[1], "input_interpolate": []},
+        "conditioners": conditioners,
+    }
+    codec_name = str(config["audio_encoder"].get("_name_or_path") or "")
+    if codec_name.count("/") == 1 and not codec_name.startswith((".", "/", "~")):
+        cfg["compression_model_checkpoint"] = f"//pretrained/{codec_name}"
+    return cfg

@@ -160,3 +160,21 @@ def test_melody_batch_mixing_with_and_without_melody(melody):
     both = ours(seq, [with_melody, without])
     torch.testing.assert_close(both[:1], ours(seq[:1], [with_melody]), atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(both[1:], ours(seq[1:], [without]), atol=1e-5, rtol=1e-5)
+
+
+@torch.no_grad()
+def test_export_to_audiocraft_format_round_trip(musicgen, melody, tmp_path):
+    from omegaconf import OmegaConf
+
+    from audiocraft.models.builders import get_lm_model
+    from audiocraft.models.loaders import export_lm, load_lm_model
+
+    for name, (_, _, ours) in [("musicgen", musicgen), ("melody", melody)]:
+        rebuilt = get_lm_model(OmegaConf.create(ours.cfg))
+        assert {k: v.shape for k, v in rebuilt.state_dict().items()} == {
+            k: v.shape for k, v in ours.state_dict().items()}
+        back = load_lm_model(export_lm(ours, None, tmp_path / name))
+        assert back.cross_attention_mask == ours.cross_attention_mask
+        seq = _sequence(2)
+        attrs = [ConditioningAttributes(text={"description": t}) for t in TEXTS]
+        torch.testing.assert_close(back(seq, attrs), ours(seq, attrs), atol=1e-6, rtol=1e-6)
