@@ -228,11 +228,19 @@ class LMModel(nn.Module):
                          cfg_coef_beta: float | None) -> list[_GuidancePass]:
         """The batches to run per step: conditional (+ text-free) (+ null) rows."""
         provider = self.condition_provider
+        if not len(provider.conditioners):
+            # An unconditional model: null attributes ({"description": None}) are fine, real
+            # ones would be silently ignored, so they are an error.
+            given = [k for c in conditions for k, v in c.text.items() if v is not None]
+            given += [k for c in conditions for k in [*c.wav, *c.joint_embed]]
+            if given:
+                raise ValueError(f"This model has no conditioners but the conditions set "
+                                 f"{sorted(set(given))}: pass no conditions (or None texts).")
+            return [_GuidancePass({}, 1)]
         if not conditions:
             # No attributes: plain unconditional sampling with null conditions, no guidance.
             null = [ConditioningAttributes() for _ in range(num_samples)]
-            tensors = provider(provider.tokenize(null)) if len(provider.conditioners) else {}
-            return [_GuidancePass(tensors, 1)]
+            return [_GuidancePass(provider(provider.tokenize(null)), 1)]
         null = ClassifierFreeGuidanceDropout(p=1.0).train()(conditions)
         if cfg_coef_beta is not None:
             no_text = [ConditioningAttributes(text={k: None for k in c.text}, wav=dict(c.wav),

@@ -212,3 +212,16 @@ def test_bfloat16_model_generates_close_to_float32():
     assert (out[valid] - ref[valid]).abs().max() < 0.1
     gen = half.generate(None, attrs("a"), max_gen_len=6, generator=torch.Generator().manual_seed(0))
     assert gen.shape == (1, 4, 6) and ((gen >= 0) & (gen < half.card)).all()
+
+
+def test_unconditional_model_accepts_null_attributes_only():
+    from audiocraft.models.lm import LMModel
+    from audiocraft.modules.conditioners import ConditionFuser, ConditioningProvider
+    from audiocraft.modules.patterns import DelayedPatternProvider
+
+    model = LMModel(DelayedPatternProvider(2, [0, 1]), ConditioningProvider({}),
+                    ConditionFuser({}), n_q=2, card=16, dim=16, num_heads=2, num_layers=1).eval()
+    out = model.generate(None, attrs(None, None), max_gen_len=5, cfg_coef=3.0)
+    assert out.shape == (2, 2, 5)
+    with pytest.raises(ValueError, match="no conditioners.*description"):
+        model.generate(None, attrs("piano"), max_gen_len=5)
