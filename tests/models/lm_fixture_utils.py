@@ -80,7 +80,7 @@ def fixture_lm(ref: dict[str, np.ndarray] | None = None, prompt: str = "prompt")
 
 
 def tiny_lm(fuse: str = "cross", card: int = 64, n_q: int = 4, seed: int = 0,
-            cfg_coef: float = 3.0, **kwargs):
+            cfg_coef: float = 3.0, pattern=None, **kwargs):
     """A random tiny LM with a HiddenStateConditioner knowing texts 'a', 'b' and 'c'
     ('c' has 2 padded positions); conditions fused by `fuse` (cross or prepend)."""
     from audiocraft.models.lm import LMModel
@@ -97,5 +97,6 @@ def tiny_lm(fuse: str = "cross", card: int = 64, n_q: int = 4, seed: int = 0,
                 norm_first=True, cross_attention=fuse == "cross", cfg_coef=cfg_coef,
                 weight_init="gaussian", depthwise_init="current", zero_bias_init=True)
     args.update(kwargs)
-    model = LMModel(DelayedPatternProvider(n_q, list(range(n_q))), provider, fuser, **args)
+    pattern = pattern if pattern is not None else DelayedPatternProvider(n_q, list(range(n_q)))
+    model = LMModel(pattern, provider, fuser, **args)
     return model.eval()

@@ -225,3 +225,16 @@ def test_unconditional_model_accepts_null_attributes_only():
     assert out.shape == (2, 2, 5)
     with pytest.raises(ValueError, match="no conditioners.*description"):
         model.generate(None, attrs("piano"), max_gen_len=5)
+
+
+@pytest.mark.parametrize("name", ["parallel", "unroll", "coarse_first", "musiclm"])
+def test_kv_cached_generation_equals_recomputation_for_other_patterns(name):
+    from audiocraft.modules.patterns import get_pattern_provider
+
+    model = tiny_lm(pattern=get_pattern_provider(name, 4))
+    prompt = torch.randint(0, model.card, (1, 4, 2))
+    expected, expected_logits = naive_greedy(model, attrs("b"), 5, 3.0, prompt)
+    seen = spy_logits(model)
+    codes = model.generate(prompt, attrs("b"), max_gen_len=5, use_sampling=False, check=True)
+    assert torch.equal(codes, expected)
+    torch.testing.assert_close(torch.stack(seen), expected_logits, atol=1e-5, rtol=1e-5)
