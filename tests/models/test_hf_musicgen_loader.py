@@ -114,6 +114,7 @@ def test_melody_logits_with_and_without_melody(melody):
     assert (with_melody - without).abs().max() > 1e-3  # the melody matters
 
 
+@pytest.mark.slow
 @torch.no_grad()
 def test_melody_greedy_generation_matches_transformers(melody):
     folder, hf, ours = melody
