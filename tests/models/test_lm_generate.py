@@ -238,3 +238,17 @@ def test_kv_cached_generation_equals_recomputation_for_other_patterns(name):
     codes = model.generate(prompt, attrs("b"), max_gen_len=5, use_sampling=False, check=True)
     assert torch.equal(codes, expected)
     torch.testing.assert_close(torch.stack(seen), expected_logits, atol=1e-5, rtol=1e-5)
+
+
+def test_reference_weight_init():
+    """gaussian init: std 1/sqrt(fan_in), divided by sqrt(2 * depth) inside layer `depth`
+    (depthwise_init current), truncated at 3 std; zero biases."""
+    model = tiny_lm(dim=128, num_heads=4, num_layers=3, bias_ff=True)
+    for depth, layer in enumerate(model.transformer.layers, start=1):
+        w = layer.linear1.weight
+        std = 1 / (128 ** 0.5) / (2 * depth) ** 0.5
+        assert abs(w.std().item() / std - 1) < 0.1
+        assert w.abs().max() <= 3 * std + 1e-6
+        assert (layer.linear1.bias == 0).all()
+    emb = model.emb[0].weight
+    assert abs(emb.std().item() * 128 ** 0.5 - 1) < 0.1
