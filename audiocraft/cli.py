@@ -64,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--format", choices=FORMATS, help="default: the --out suffix, else wav")
     gen.add_argument("--batch", type=int, default=1, help="pieces to generate at once")
     gen.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
+    gen.add_argument("--threads", type=int,
+                     help="CPU threads for torch (small models run fastest on 1; default torch's)")
     gen.add_argument("--stream", action="store_true",
                      help="write audio as it is made (bounded memory; no loudness normalisation)")
     gen.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -155,6 +157,10 @@ def run_generate(args: argparse.Namespace) -> int:
     prompt_audio = _read_audio(args.prompt_audio, "prompt audio") if args.prompt_audio else None
     paths, format = _output_paths(args.out, args.format, args.batch)
     seed = args.seed if args.seed is not None else random.randrange(2**31)
+    if args.threads is not None:
+        if args.threads < 1:
+            raise UsageError(f"--threads must be >= 1, got {args.threads}.")
+        torch.set_num_threads(args.threads)
 
     from .models.musicgen import MusicGen
     model = MusicGen.get_pretrained(args.model, device=args.device)
