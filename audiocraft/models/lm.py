@@ -357,7 +357,8 @@ class LMModel(nn.Module):
         if start is None:
             raise RuntimeError(f"The pattern has no step for frame {T_p}.")
         for p in passes:
-            p.cache = KVCache(extra_steps=S)
+            # The first call feeds steps [0, start); each later call one step, up to S - 2.
+            p.cache = KVCache(extra_steps=max(S - 1 - start, 0))
         prev = 0
         for offset in range(start, S):
             current = sequence[..., prev:offset]  # [B, K, s]: the prefill, then one step
