@@ -16,13 +16,17 @@ from .attributes import (
     nullify_wav,
 )
 from .base import BaseConditioner, TextConditioner, WaveformConditioner
+from .chroma import ChromaStemConditioner
 from .dropout import AttributeDropout, ClassifierFreeGuidanceDropout, dropout_condition
 from .fuser import ConditionFuser, FusedConditions, create_sin_embedding
+from .lut import LUTConditioner, WhiteSpaceTokenizer
 from .provider import ConditioningProvider
+from .text import T5Conditioner
 
 __all__ = [
     "AttributeDropout",
     "BaseConditioner",
+    "ChromaStemConditioner",
     "ClassifierFreeGuidanceDropout",
     "ConditionFuser",
     "ConditionType",
@@ -30,9 +34,12 @@ __all__ = [
     "ConditioningProvider",
     "FusedConditions",
     "JointEmbedCondition",
+    "LUTConditioner",
+    "T5Conditioner",
     "TextConditioner",
     "WavCondition",
     "WaveformConditioner",
+    "WhiteSpaceTokenizer",
     "create_sin_embedding",
     "dropout_condition",
     "length_to_mask",
