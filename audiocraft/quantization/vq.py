@@ -8,6 +8,7 @@ import torch
 
 from .base import BaseQuantizer, QuantizedResult
 from .core_vq import ResidualVectorQuantization
+from .distrib import broadcast_tensors
 
 
 class ResidualVectorQuantizer(BaseQuantizer):
@@ -62,7 +63,9 @@ class ResidualVectorQuantizer(BaseQuantizer):
         metrics={'expired_codes'})."""
         n_q = self.n_q
         if self.training and self.q_dropout:
-            n_q = int(torch.randint(1, self.n_q + 1, (1,)).item())
+            draw = torch.randint(1, self.n_q + 1, (1,))
+            broadcast_tensors([draw])  # every DDP rank must run the same layers
+            n_q = int(draw.item())
         bw_per_q = math.log2(self.bins) * frame_rate / 1000
         quantized, codes, losses, n_expired = self.vq(x, n_q=n_q)
         codes = codes.transpose(0, 1)  # [B, K, T]
