@@ -252,3 +252,18 @@ def test_reference_weight_init():
         assert (layer.linear1.bias == 0).all()
     emb = model.emb[0].weight
     assert abs(emb.std().item() * 128 ** 0.5 - 1) < 0.1
+
+
+@pytest.mark.parametrize("fuse", ["cross", "prepend"])
+def test_lm_is_causal_over_pattern_steps(fuse):
+    """Changing the sequence from step s on leaves the logits of earlier steps unchanged."""
+    model = tiny_lm(fuse)
+    conditions = model.condition_provider(model.condition_provider.tokenize(attrs("a", "c")))
+    seq = torch.randint(0, model.card, (2, 4, 9))
+    changed = seq.clone()
+    changed[..., 5:] = torch.randint(0, model.card, (2, 4, 4))
+    with torch.no_grad():
+        a = model(seq, [], conditions)
+        b = model(changed, [], conditions)
+    torch.testing.assert_close(a[:, :, :5], b[:, :, :5], atol=1e-6, rtol=1e-6)
+    assert not torch.allclose(a[:, :, 5:], b[:, :, 5:])
