@@ -66,3 +66,21 @@ def test_unknown_conditioner_model_is_clear_error():
     cfg.fuser.concat = ["description"]
     with pytest.raises(ValueError, match="fuser"):
         get_condition_fuser(cfg)
+
+
+def test_t5_projection_matches_reference_outputs(fixtures_dir):
+    import numpy as np
+
+    root = Path(fixtures_dir) / "audiocraft"
+    cfg = OmegaConf.load(root / "lm_xp_cfg.yaml")
+    provider = get_conditioner_provider(cfg.transformer_lm.dim, cfg)
+    state = torch.load(root / "state_dict.bin", weights_only=True)["best_state"]
+    prefix = "condition_provider."
+    provider.load_state_dict({k[len(prefix):]: v for k, v in state.items()
+                              if k.startswith(prefix)})
+    ref = np.load(root / "reference.npz")
+    t5 = provider.conditioners["description"]
+    assert isinstance(t5, T5Conditioner)
+    emb, mask = t5.project(torch.from_numpy(ref["cond_t5_hidden"]),
+                           torch.from_numpy(ref["cond_mask"]))
+    np.testing.assert_allclose(emb.detach().numpy(), ref["cond_embeds"], atol=1e-5)
