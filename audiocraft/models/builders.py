@@ -12,9 +12,13 @@ from typing import Any, TypeVar
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from ..modules.conditioners import BaseConditioner, ConditionFuser, ConditioningProvider
+from ..modules.conditioners.fuser import FUSE_METHODS
+from ..modules.patterns import CodebooksPatternProvider, get_pattern_provider
 from ..modules.seanet import SEANetDecoder, SEANetEncoder
 from ..quantization import BaseQuantizer, DummyQuantizer, ResidualVectorQuantizer
 from .encodec import CompressionModel, EncodecModel, InterleaveStereoCompressionModel
+from .lm import LMModel
 
 T = TypeVar("T")
 
@@ -169,3 +173,173 @@ def get_debug_compression_model(
 
 
 # ---- language model, conditioners, patterns ----
+
+
+# Conditioner registry: the `model` key of a `conditioners.NAME` config section -> class.
+# Imported lazily by name so that building a text-only model never imports chroma code.
+CONDITIONER_MODELS = ("t5", "lut", "chroma_stem")
+
+
+def get_conditioner_provider(output_dim: int, cfg: DictConfig) -> ConditioningProvider:
+    """Build the conditioners of `cfg.conditioners` (reference layout: `NAME: {model: t5,
+    t5: {...}}`), each projecting to `output_dim`; `cfg.device` is where they run and
+    `cfg.dataset.segment_duration` sets the melody chroma length.
+
+    Raises ValueError for a conditioner model name not in CONDITIONER_MODELS.
+    """
+    from ..modules.conditioners.chroma import ChromaStemConditioner
+    from ..modules.conditioners.lut import LUTConditioner
+    from ..modules.conditioners.text import T5Conditioner
+
+    device = cfg.get("device", "cpu")
+    dataset = cfg.get("dataset", None)
+    duration = float(dataset.get("segment_duration", 30.0) or 30.0) if dataset else 30.0
+    section = cfg.get("conditioners", None)
+    dict_cfg = {} if section is None else dict_from_config(section)
+    provider_args = dict_cfg.pop("args", None) or {}
+    for stale in ("merge_text_conditions_p", "drop_desc_p"):  # data options in old configs
+        provider_args.pop(stale, None)
+    conditioners: dict[str, BaseConditioner] = {}
+    for name, cond_cfg in dict_cfg.items():
+        model = cond_cfg.get("model") if isinstance(cond_cfg, dict) else None
+        if model not in CONDITIONER_MODELS:
+            raise ValueError(
+                f"Unknown conditioner model {model!r} for 'conditioners.{name}': valid models "
+                f"are {list(CONDITIONER_MODELS)} (set `conditioners.{name}.model`)."
+            )
+        args = dict(cond_cfg.get(model) or {})
+        where = f"conditioners.{name}.{model}"
+        if model == "t5":
+            conditioners[name] = _build(
+                T5Conditioner, where, {"output_dim": output_dim, "device": device, **args}
+            )
+        elif model == "lut":
+            conditioners[name] = _build(LUTConditioner, where, {"output_dim": output_dim, **args})
+        else:
+            conditioners[name] = _build(
+                ChromaStemConditioner,
+                where,
+                {"output_dim": output_dim, "duration": duration, "device": device, **args},
+            )
+    return _build(
+        ConditioningProvider,
+        "conditioners.args",
+        {"conditioners": conditioners, "device": device, **provider_args},
+    )
+
+
+def get_condition_fuser(cfg: DictConfig) -> ConditionFuser:
+    """Build the ConditionFuser of `cfg.fuser`: lists `sum`, `cross`, `prepend`, `ignore`,
+    `input_interpolate` of attribute names, plus `cross_attention_pos_emb(_scale)`."""
+    fuser_cfg = dict_from_config(cfg.fuser) if cfg.get("fuser", None) is not None else {}
+    fuse2cond = {k: list(fuser_cfg.pop(k) or []) for k in FUSE_METHODS if k in fuser_cfg}
+    return _build(ConditionFuser, "fuser", {"fuse2cond": fuse2cond, **fuser_cfg})
+
+
+# -- language model and codebook patterns --
+
+
+def get_codebooks_pattern_provider(n_q: int, cfg: DictConfig) -> CodebooksPatternProvider:
+    """`codebooks_pattern` section -> pattern provider: `modeling` names the pattern
+    (parallel, delay, unroll, coarse_first, musiclm) and the sub-section of the same name
+    holds its arguments (`music_lm` is accepted for musiclm, as in reference configs)."""
+    name = cfg.get("modeling", None)
+    section = "music_lm" if name == "musiclm" and "musiclm" not in cfg else name
+    kwargs = dict_from_config(cfg[section]) if section in cfg and cfg[section] is not None else {}
+    return get_pattern_provider(str(name), n_q, **kwargs)
+
+
+def get_lm_model(cfg: DictConfig) -> LMModel:
+    """Build the LM of a full config (`lm_model: transformer_lm`, sections `transformer_lm`,
+    `codebooks_pattern`, `classifier_free_guidance`, `attribute_dropout`, `fuser`,
+    `conditioners`), such as the `xp.cfg` of a hub `state_dict.bin`.
+
+    Cross-attention is switched on exactly when the fuser has `cross` conditions. The model
+    goes to `cfg.device` (default cpu) in `cfg.dtype` (default float32).
+    """
+    if cfg.get("lm_model", None) != "transformer_lm":
+        raise ValueError(
+            f"Unknown lm_model {cfg.get('lm_model', None)!r}: only 'transformer_lm' exists."
+        )
+    kwargs = _section(cfg, "transformer_lm")
+    n_q = int(kwargs["n_q"])
+    q_modeling = kwargs.pop("q_modeling", None)
+    pattern_cfg = cfg.get("codebooks_pattern", None)
+    if pattern_cfg is None or pattern_cfg.get("modeling", None) is None:
+        if q_modeling is None:
+            raise ValueError(
+                "Set codebooks_pattern.modeling (e.g. delay) or transformer_lm.q_modeling."
+            )
+        pattern_cfg = OmegaConf.create(
+            {"modeling": q_modeling, "delay": {"delays": list(range(n_q))}}
+        )
+    guidance = dict_from_config(cfg.get("classifier_free_guidance", None) or {})
+    attribute_dropout = dict_from_config(cfg.get("attribute_dropout", None) or {})
+    attribute_dropout.pop("args", None)  # options of the dropout, not an attribute kind
+    fuser = get_condition_fuser(cfg)
+    condition_provider = get_conditioner_provider(int(kwargs["dim"]), cfg)
+    kwargs["cross_attention"] = len(fuser.fuse2cond["cross"]) > 0
+    model = _build(
+        LMModel,
+        "transformer_lm",
+        {
+            "pattern_provider": get_codebooks_pattern_provider(n_q, pattern_cfg),
+            "condition_provider": condition_provider,
+            "fuser": fuser,
+            "cfg_dropout": float(guidance.get("training_dropout", 0.0)),
+            "cfg_coef": float(guidance.get("inference_coef", 1.0)),
+            "attribute_dropout": attribute_dropout,
+            **kwargs,
+        },
+    )
+    # Kept unresolved: hub configs hold interpolations such as ${oc.env:USER}.
+    model.cfg = OmegaConf.create(OmegaConf.to_container(cfg, resolve=False))
+    dtype = getattr(torch, str(cfg.get("dtype", "float32")))
+    return model.to(device=cfg.get("device", "cpu"), dtype=dtype)
+
+
+# The `debug` preset (mirrored by config/model/lm/debug.yaml): fits the debug codec
+# (4 x 400 codebooks) and conditions on text through the offline lookup-table conditioner.
+DEBUG_LM_CFG: dict[str, Any] = {
+    "lm_model": "transformer_lm",
+    "device": "cpu",
+    "dtype": "float32",
+    "codebooks_pattern": {"modeling": "delay", "delay": {"delays": [0, 1, 2, 3]}},
+    "transformer_lm": {
+        "dim": 32,
+        "num_heads": 2,
+        "num_layers": 2,
+        "hidden_scale": 2,
+        "n_q": 4,
+        "card": 400,
+        "norm_first": True,
+        "bias_ff": False,
+        "bias_attn": False,
+        "bias_proj": False,
+        "activation": "gelu",
+        "positional_embedding": "sin",
+        "weight_init": "gaussian",
+        "depthwise_init": "current",
+        "zero_bias_init": True,
+    },
+    "classifier_free_guidance": {"training_dropout": 0.3, "inference_coef": 3.0},
+    "attribute_dropout": {},
+    "fuser": {"cross": ["description"], "prepend": [], "sum": [], "input_interpolate": []},
+    "conditioners": {
+        "description": {
+            "model": "lut",
+            "lut": {"n_bins": 1024, "dim": 64, "tokenizer": "whitespace", "pad_idx": 0},
+        }
+    },
+}
+
+
+def get_debug_lm_model(device: torch.device | str = "cpu") -> LMModel:
+    """The `debug` preset: a tiny LM (dim 32, 2 layers, 2 heads) over 4 x 400 codes (the
+    debug codec), delay pattern, text through a lookup-table conditioner (no download).
+    Random weights (seed 0; the global RNG is left untouched), in eval mode. Builds and
+    samples a second of audio tokens in a fraction of a second on a CPU."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = get_lm_model(OmegaConf.create(DEBUG_LM_CFG))
+    return model.to(device).eval()

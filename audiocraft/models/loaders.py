@@ -534,3 +534,153 @@ def export_compression_hf(model: EncodecModel, folder: str | os.PathLike) -> Pat
 
 
 # ---- language model ----
+
+LM_HUB_FILE = "state_dict.bin"
+
+# Keys of reference LM checkpoints that our modules do not hold as such:
+#  - buffers of the reference chroma extractor (window, filter bank), which the melody
+#    conditioner computes from their formulas;
+#  - `nn.MultiheadAttention` wrappers (`self_attn.mha.*`) of older exports, renamed to the
+#    packed `self_attn.in_proj_weight` layout.
+_STALE_LM_KEYS = (re.compile(r"^condition_provider\.conditioners\.[^.]+\.chroma\."),)
+_RENAMED_LM_KEYS = ((re.compile(r"\.(self_attn|cross_attention)\.mha\."), r".\1."),)
+
+
+def load_lm_model_ckpt(name_or_path: str | os.PathLike) -> dict[str, Any]:
+    """The raw audiocraft hub dict of an LM (`{'best_state', 'xp.cfg', 'version',
+    'exported'}`): `name_or_path` is the file, a folder holding `state_dict.bin`, or a hub
+    id whose HF-cache snapshot holds it."""
+    path = find_file(name_or_path, LM_HUB_FILE)
+    if path is None:
+        raise MissingWeightsError(missing_weights_message(name_or_path, LM_HUB_FILE))
+    pkg = read_hub_file(path)
+    if "best_state" not in pkg:
+        raise CheckpointError(f"{path} is a pointer ({pkg.get('pretrained')!r}), not LM weights.")
+    return pkg
+
+
+def load_lm_model(name_or_path: str | os.PathLike, device: torch.device | str = "cpu"):
+    """Load a language model (LMModel with its conditioners), with no network, in eval mode.
+
+    `name_or_path` may be:
+      - `debug`: the tiny preset of `builders.get_debug_lm_model`;
+      - an audiocraft hub file `state_dict.bin` (weights + `xp.cfg`), or a folder or a
+        cached hub id (`facebook/musicgen-small`) holding one: the model is rebuilt from
+        `xp.cfg` and `best_state` loaded (known stale keys tolerated, see
+        `lm_model_from_hub_dict`); preferred when a folder has both formats;
+      - a Hugging Face transformers MusicGen / MusicGen-Melody folder or cached hub id.
+    Text encoders (T5) are not in these files: they load from the HF cache on first use.
+    Raises MissingWeightsError (where it looked, how to get the weights) or CheckpointError.
+    """
+    name = str(name_or_path)
+    if name == "debug":
+        return builders.get_debug_lm_model(device)
+    hub_file = find_file(name_or_path, LM_HUB_FILE)
+    if hub_file is not None:
+        return lm_model_from_hub_dict(load_lm_model_ckpt(hub_file), str(hub_file), device)
+    if is_hf_musicgen(name_or_path):
+        return load_hf_musicgen_lm(name_or_path, device).eval()
+    raise MissingWeightsError(
+        missing_weights_message(
+            name_or_path, f"a language model ({LM_HUB_FILE}, or a transformers MusicGen folder)"
+        )
+    )
+
+
+def lm_model_from_hub_dict(
+    pkg: dict[str, Any], source: str = "checkpoint", device: torch.device | str = "cpu"
+):
+    """Build the LM of `pkg['xp.cfg']` (float32 on `device`) and load `pkg['best_state']`.
+
+    Tolerated: stale keys of reference exports (`_STALE_LM_KEYS`, renamed `_RENAMED_LM_KEYS`)
+    and buffers absent from the file (our modules compute them). Anything else that does
+    not fit (missing or unknown parameters, wrong shapes) raises CheckpointError.
+    """
+    cfg = OmegaConf.create(pkg["xp.cfg"])
+    cfg.device = str(device)
+    cfg.dtype = "float32"
+    model = builders.get_lm_model(cfg)
+    state = {}
+    for key, value in pkg["best_state"].items():
+        if any(p.search(key) for p in _STALE_LM_KEYS):
+            continue
+        for pattern, repl in _RENAMED_LM_KEYS:
+            key = pattern.sub(repl, key)
+        state[key] = value
+    buffers = {name for name, _ in model.named_buffers()}
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state) - buffers)
+    unexpected = sorted(set(state) - set(expected))
+    wrong = [
+        k for k in state if k in expected and tuple(state[k].shape) != tuple(expected[k].shape)
+    ]
+    if missing or unexpected or wrong:
+        raise CheckpointError(
+            f"The weights in {source} do not fit the LM built from its xp.cfg: missing "
+            f"{missing[:5]}, unexpected {unexpected[:5]}, wrong shapes {wrong[:5]}."
+        )
+    model.load_state_dict(state, strict=False)
+    return model.eval()
+
+
+def export_lm(
+    model: nn.Module,
+    cfg: DictConfig | dict[str, Any] | None,
+    path: str | os.PathLike,
+    version: str = "1.3.0",
+) -> Path:
+    """Write an audiocraft hub LM file (`{'best_state', 'xp.cfg', 'version', 'exported'}`)
+    that `load_lm_model` and the reference audiocraft read back.
+
+    Args:
+        model: the LMModel. cfg: its full config (xp.cfg layout); None uses `model.cfg`
+            (set by `builders.get_lm_model`). path: a file, or a folder (gets
+            `state_dict.bin`). Frozen text encoders are not written, as in the official files.
+    """
+    cfg = cfg if cfg is not None else getattr(model, "cfg", None)
+    if cfg is None:
+        raise ValueError(
+            "No config for this LM: pass cfg, or build the model with "
+            "builders.get_lm_model (which sets model.cfg)."
+        )
+    cfg = cfg if isinstance(cfg, DictConfig) else OmegaConf.create(cfg)
+    path = Path(path)
+    if path.is_dir() or not path.suffix:
+        path = path / LM_HUB_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pkg = {
+        "best_state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+        "xp.cfg": OmegaConf.to_yaml(cfg),
+        "version": version,
+        "exported": True,
+    }
+    torch.save(pkg, path)
+    return path
+
+
+# -- Hugging Face transformers MusicGen / MusicGen-Melody folders --
+
+
+def is_hf_musicgen(name_or_path: str | os.PathLike) -> bool:
+    """True when `name_or_path` resolves (locally or in the HF cache) to a transformers
+    MusicGen or MusicGen-Melody folder (config.json with model_type musicgen[_melody])."""
+    from .hf_musicgen import is_hf_musicgen_config
+
+    folder = resolve_hf_folder(name_or_path)
+    if folder is None or not (folder / "config.json").is_file():
+        return False
+    return is_hf_musicgen_config(read_hf_config(folder))
+
+
+def load_hf_musicgen_lm(name_or_path: str | os.PathLike, device: str | torch.device = "cpu"):
+    """Our LMModel (T5 and, for melody models, chroma conditioners included) from a
+    transformers MusicGen/MusicGen-Melody folder or cached hub id. Cross-attention masks
+    padded text, as transformers does. Raises MissingWeightsError when nothing local
+    matches."""
+    from .hf_musicgen import build_lm_from_hf
+
+    folder = resolve_hf_folder(name_or_path)
+    if folder is None:
+        raise MissingWeightsError(missing_weights_message(name_or_path, "a MusicGen folder"))
+    model = build_lm_from_hf(folder, read_hf_config(folder), read_hf_state_dict(folder))
+    return model.to(device)
