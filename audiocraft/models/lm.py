@@ -224,9 +224,9 @@ class LMModel(nn.Module):
     # ---- generation ----
 
     def _guidance_passes(self, conditions: list[ConditioningAttributes], num_samples: int,
-                         cfg_coef: float, two_step_cfg: bool,
-                         cfg_coef_beta: float | None) -> list[_GuidancePass]:
-        """The batches to run per step: conditional (+ text-free) (+ null) rows."""
+                         two_step_cfg: bool, cfg_coef_beta: float | None) -> list[_GuidancePass]:
+        """The batches to run per step: conditional (+ text-free) (+ null) rows. The
+        text-free rows of double guidance null every text attribute and keep the others."""
         provider = self.condition_provider
         if not len(provider.conditioners):
             # An unconditional model: null attributes ({"description": None}) are fine, real
@@ -344,7 +344,7 @@ class LMModel(nn.Module):
             prompt = torch.zeros(B, self.n_q, 0, dtype=torch.long, device=device)  # [B, K, 0]
         self._check_prompt(prompt, max_gen_len)
         T_p = prompt.shape[-1]
-        passes = self._guidance_passes(conditions, B, cfg_coef, two_step_cfg, cfg_coef_beta)
+        passes = self._guidance_passes(conditions, B, two_step_cfg, cfg_coef_beta)
 
         unknown = -1  # marks not-yet-generated codes
         pattern = self.pattern_provider.get_pattern(max_gen_len)
