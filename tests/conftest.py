@@ -11,6 +11,10 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("WANDB_MODE", "offline")
 
+# Tests use tiny models: thread start-up costs more than it saves, and on a shared
+# 2-core machine several threads per test make the suite several times slower.
+torch.set_num_threads(1)
+
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 
 
