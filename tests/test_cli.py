@@ -84,6 +84,9 @@ def test_prompt_audio_continuation(tmp_path):
     (["--duration", "2", "--melody", "MISSING.wav"], "melody file was not found"),
     (["--duration", "2", "--melody", "BROKEN.wav"], "Cannot read the melody file"),
     (["--duration", "2", "--melody", "GOOD.wav"], "no melody conditioner"),
+    (["--duration", "2", "--prompt-audio", "BROKEN.wav"], "Cannot read the prompt audio file"),
+    (["--duration", "2", "--timeline", "MISSING.json"], "Timeline file not found"),
+    (["--duration", "2", "--batch", "0"], "--batch must be >= 1"),
     (["--duration", "0.5", "--prompt-audio", "GOOD.wav"], "not shorter than --duration"),
     (["--duration", "2", "--timeline", "UNSORTED.json"], "not sorted"),
     (["--duration", "2", "--model", "facebook/musicgen-small"], "huggingface-cli download"),
@@ -93,7 +96,7 @@ def test_bad_input_gives_one_clear_error(tmp_path, capsys, monkeypatch, extra, m
     (tmp_path / "BROKEN.wav").write_bytes(b"RIFF not really audio")
     sf.write(tmp_path / "GOOD.wav", np.zeros(32000), 32000)
     (tmp_path / "UNSORTED.json").write_text(json.dumps([[5, "b"], [1, "a"]]))
-    files = {"MISSING.wav", "BROKEN.wav", "GOOD.wav", "UNSORTED.json"}
+    files = {"MISSING.wav", "BROKEN.wav", "GOOD.wav", "UNSORTED.json", "MISSING.json"}
     extra = [str(tmp_path / e) if e in files else e for e in extra]
     args = ["hello", "--out", str(tmp_path / "x.wav"), "--model", "debug", "--window", "1",
             "--quiet", *extra]

@@ -460,10 +460,14 @@ class LongformGenerator:
             pending.append(codes)
             chunk_codes = torch.cat(pending, dim=-1)  # [B, K, f]
             with torch.no_grad():
-                wav = decoder.decode(chunk_codes.to(device))
+                # Decoder activations scale with the codes given at once: feed about a
+                # second at a time so the peak does not depend on the window either.
+                step = max(1, int(self.frame_rate))
+                parts = [decoder.decode(piece.to(device)).cpu()
+                         for piece in chunk_codes.split(step, dim=-1)]
                 if window.index == len(windows) - 1:
-                    wav = torch.cat([wav, decoder.flush()], dim=-1)
-            wav = wav.detach().cpu()  # [B, C, n]
+                    parts.append(decoder.flush().cpu())
+            wav = torch.cat(parts, dim=-1)  # [B, C, n]
             yield AudioChunk(wav, emitted / self.sample_rate, window.index, chunk_codes)
             emitted += wav.shape[-1]
             pending = []

@@ -219,3 +219,13 @@ def test_prompt_longer_than_the_piece_fails_clearly(model):
 def test_timeline_not_sorted_fails_clearly(model):
     with pytest.raises(ValueError, match="sorted"):
         model.generate_timeline([[(2.0, "b"), (1.0, "a")]])
+
+
+def test_prompt_longer_than_the_window_is_kept_whole(model):
+    model.set_generation_params(duration=2.6, extend_stride=0.6)
+    prompt = 0.1 * torch.randn(1, 1, int(1.5 * model.sample_rate))  # 1.5 s > the 1 s window
+    prompt_codes = model.compression_model.encode(prompt)[0]  # [1, K, 37]
+    wav, codes = model.generate_continuation(prompt, model.sample_rate, ["on"], seed=0,
+                                             return_tokens=True)
+    assert codes.shape == (1, 4, 65) and wav.shape == (1, 1, 65 * 1280)
+    assert torch.equal(codes[..., :prompt_codes.shape[-1]], prompt_codes)

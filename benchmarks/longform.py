@@ -1,0 +1,121 @@
+"""Long-form generation: cost per generated second and peak memory vs the number of windows.
+
+One model (random weights, seed 0): the 32 kHz music codec (64 filters, ratios 8,5,4,4,
+2 LSTM layers, 4 x 2048 codebooks, 50 Hz) and a small MusicGen LM over it (dim 256,
+4 layers, 8 heads, delay pattern, lookup-table text conditioner, guidance coef 3), with a
+window of WINDOW s and a stride of STRIDE s. For 1, 2, 5 and 10 windows it measures, each
+in a fresh process (so peak memory is that run's own): wall seconds per generated second
+and the peak resident memory (ru_maxrss), total and above the process's footprint after
+loading and a warm-up. Everything runs side by side in one invocation and prints the
+ratios to the 1-window run.
+
+Goals: per-second cost flat (at most 1.1 x WINDOW/STRIDE x the 1-window cost: every
+later window adds STRIDE s of audio for at most a window's work) and peak memory within
+10% from the shortest piece to the longest (finished windows are decoded by the
+streaming decoder and leave the model).
+
+    .venv/bin/python benchmarks/longform.py            # about 2-4 minutes on 2 CPU cores
+    .venv/bin/python benchmarks/longform.py --windows 1 2 --threads 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+WINDOW = 5.0  # seconds
+STRIDE = 3.0  # seconds
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def build_model(window: float):
+    """The benchmark model (deterministic: seed 0)."""
+    import torch
+    from omegaconf import DictConfig, OmegaConf
+
+    from audiocraft.models import builders
+    from audiocraft.models.musicgen import MusicGen
+
+    encodec_dir = ROOT / "config" / "model" / "encodec"
+    parts = [OmegaConf.load(encodec_dir / f"{name}.yaml")
+             for name in ("default", "encodec_large_nq4_s640")]
+    codec_cfg = OmegaConf.merge(*parts, {"sample_rate": 32000, "channels": 1, "device": "cpu"})
+    assert isinstance(codec_cfg, DictConfig)
+    codec_cfg.pop("defaults", None)
+    lm_cfg = OmegaConf.create(builders.DEBUG_LM_CFG)
+    lm_cfg.transformer_lm.update(dim=256, num_heads=8, num_layers=4, hidden_scale=4, card=2048)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        codec: Any = builders.get_compression_model(codec_cfg).eval()
+        with torch.no_grad():  # diverse codebooks, as a trained codec would have
+            codec.quantizer.init_codebooks_(codec.encoder(torch.randn(2, 1, 32000)))
+        lm = builders.get_lm_model(lm_cfg).eval()
+    return MusicGen("benchmark", codec, lm, max_duration=window)
+
+
+def peak_rss_mb() -> float:
+    # ru_maxrss is in kilobytes on Linux (bytes on macOS).
+    scale = 1 / 1024 if sys.platform != "darwin" else 1 / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+
+
+def child(windows: int, threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+    model = build_model(WINDOW)
+    duration = WINDOW + (windows - 1) * STRIDE
+    model.set_generation_params(duration=0.5)
+    model.generate(["warm up"], seed=0)
+    baseline = peak_rss_mb()
+    model.set_generation_params(duration=duration, extend_stride=STRIDE)
+    start = time.perf_counter()
+    wav = model.generate(["an upbeat synth tune with drums"], seed=0)
+    elapsed = time.perf_counter() - start
+    assert wav.shape[-1] == int(duration * model.sample_rate)
+    print(json.dumps({"windows": windows, "duration": duration, "seconds": elapsed,
+                      "peak_mb": peak_rss_mb(), "baseline_mb": baseline}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--windows", type=int, nargs="+", default=[1, 2, 5, 10])
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per run")
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child is not None:
+        child(args.child, args.threads)
+        return
+    print(f"window {WINDOW} s, stride {STRIDE} s, torch threads {args.threads}; "
+          f"one fresh process per row")
+    rows = []
+    for windows in args.windows:
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", str(windows), "--threads", str(args.threads)],
+            check=True, capture_output=True, text=True)
+        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        row = rows[-1]
+        print(f"  {windows:2d} windows ({row['duration']:5.1f} s): "
+              f"{row['seconds'] / row['duration']:.3f} s per generated s, "
+              f"peak {row['peak_mb']:.0f} MB ({row['peak_mb'] - row['baseline_mb']:+.0f} MB "
+              f"over the {row['baseline_mb']:.0f} MB after warm-up)", flush=True)
+    first = rows[0]
+    unit = first["seconds"] / first["duration"]
+    bound = WINDOW / STRIDE
+    print(f"\nratios to the {first['windows']}-window run (cost goal: <= 1.1 x "
+          f"window/stride = {1.1 * bound:.2f}; memory goal: <= 1.10)")
+    for row in rows:
+        cost = row["seconds"] / row["duration"] / unit
+        memory = row["peak_mb"] / first["peak_mb"]
+        print(f"  {row['windows']:2d} windows: cost per second x{cost:.2f} "
+              f"({cost / bound:.2f} of window/stride), peak memory x{memory:.3f}")
+
+
+if __name__ == "__main__":
+    main()
