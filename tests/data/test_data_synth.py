@@ -1,0 +1,100 @@
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from audiocraft.data.audio import audio_read
+from audiocraft.data.manifest import load_audio_meta
+from audiocraft.data.music_dataset import MusicDataset
+from audiocraft.data.synth import generate_piece, main
+from audiocraft.metrics.music import (
+    compare_tempo,
+    estimate_bpm,
+    estimate_key,
+    normalize_tonic,
+    same_key,
+)
+
+SR = 32000
+
+
+def test_synth_cli_writes_pieces_sidecars_and_manifest(tmp_path, capsys):
+    out = tmp_path / "synth"
+    assert main([str(out), "--num", "2", "--duration", "3", "--seed", "5"]) == 0
+    metas = load_audio_meta(out / "data.jsonl")
+    assert len(metas) == 2
+    for m in metas:
+        wav, sr = audio_read(m.path)
+        assert sr == SR and wav.shape == (1, 3 * SR)  # 32 kHz mono by default
+        labels = json.loads(open(m.info_path).read())
+        for key in ("bpm", "key", "tonic", "mode", "instruments", "genre", "moods",
+                    "description"):
+            assert labels[key], key
+        assert str(labels["bpm"]) in labels["description"]
+        assert labels["key"] in labels["description"]
+        assert labels["key"] == f"{labels['tonic']} {labels['mode']}"
+    assert "piece_0000.wav:" in capsys.readouterr().out
+    # The set loads as a music data set, labels as conditioning text.
+    ds = MusicDataset.from_meta(out, segment_duration=1.0, num_samples=2, sample_rate=SR)
+    _, info = ds[0]
+    assert info.bpm is not None and info.key is not None and "drums" in info.instrument
+
+
+def test_synth_is_reproducible_from_seed():
+    a, spec_a = generate_piece(3, seed=11, duration=2.0)
+    b, spec_b = generate_piece(3, seed=11, duration=2.0)
+    c, _ = generate_piece(3, seed=12, duration=2.0)
+    assert np.array_equal(a, b) and spec_a == spec_b
+    assert a.shape == (2 * SR,) and not np.array_equal(a, c)
+    with pytest.raises(ValueError, match="duration must be > 0"):
+        generate_piece(0, seed=0, duration=0)
+
+
+@pytest.mark.parametrize("index", range(4))
+def test_synthetic_labels_are_audible(index):
+    """The first pieces of seed 0: tempo within 2% and the exact key."""
+    audio, spec = generate_piece(index, seed=0, duration=6.0)
+    wav = torch.from_numpy(audio).float()[None]  # [1, T]
+    bpm = estimate_bpm(wav, SR)
+    assert compare_tempo(bpm, spec.bpm, tolerance=0.02).kind == "exact", (bpm, spec.bpm)
+    key = estimate_key(wav, SR)
+    assert same_key(key, (spec.tonic, spec.mode)), (key, spec.key, spec.progression)
+
+
+def _clicks(bpm: float, seconds: float, sr: int = 16000) -> torch.Tensor:
+    wav = torch.zeros(int(seconds * sr))
+    burst = torch.randn(200, generator=torch.Generator().manual_seed(0)) * 0.5
+    for k in range(int(seconds * bpm / 60)):
+        start = int(round(k * 60 / bpm * sr))
+        wav[start: start + 200] += burst[: len(wav) - start]
+    return wav
+
+
+def test_tempo_estimator_on_a_click_track_and_octave_classes():
+    assert estimate_bpm(_clicks(100.0, 8.0), 16000) == pytest.approx(100.0, rel=0.01)
+    assert compare_tempo(121.0, 120.0).kind == "exact"
+    assert compare_tempo(61.0, 120.0).kind == "octave"
+    assert compare_tempo(239.0, 120.0).kind == "octave"
+    assert compare_tempo(150.0, 120.0).kind == "wrong"
+    with pytest.raises(ValueError, match="silent"):
+        estimate_bpm(torch.zeros(16000 * 4), 16000)
+
+
+def test_key_estimator_on_a_plain_cadence():
+    # I-IV-V-I in B-flat major and its relative G minor's i-iv-V-i, sine tones.
+    def chords(roots_and_thirds, sr=16000):
+        out = []
+        t = torch.arange(sr) / sr
+        for notes in roots_and_thirds:
+            out.append(sum(torch.sin(2 * math.pi * 440 * 2 ** ((n - 69) / 12) * t)
+                           for n in notes) / len(notes))
+        return torch.cat(out)
+    major = chords([(58, 62, 65), (63, 67, 70), (65, 69, 72), (58, 62, 65)])
+    minor = chords([(55, 58, 62), (60, 63, 67), (62, 66, 69), (55, 58, 62)])
+    assert same_key(estimate_key(major, 16000), ("Bb", "major"))
+    assert same_key(estimate_key(minor, 16000), ("G", "minor"))
+    assert normalize_tonic("bb") == "A#"
+    with pytest.raises(ValueError, match="Unknown pitch class"):
+        normalize_tonic("H")
