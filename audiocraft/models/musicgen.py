@@ -103,9 +103,12 @@ class MusicGen:
         conditioners = lm.condition_provider.conditioners
         if "self_wav" in conditioners:
             melody = conditioners["self_wav"]
-            # As the reference does at sampling time: match the chroma to the window.
+            # As the reference does at sampling time: match the chroma to the window and
+            # do not mask it by the melody's length.
             if hasattr(melody, "match_len_on_eval"):
                 melody.match_len_on_eval = True
+            if hasattr(melody, "use_masking"):
+                melody.use_masking = False
         return MusicGen(name, compression_model, lm)
 
     # ---- properties and settings ----

@@ -63,12 +63,17 @@ def test_missing_weights_say_how_to_get_them(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_transformers_folder_loads_and_generates(tmp_path):
-    save_tiny_musicgen(tmp_path / "hf_musicgen")
+@pytest.mark.parametrize("melody", [False, True])
+def test_transformers_folder_loads_and_generates(tmp_path, melody):
+    save_tiny_musicgen(tmp_path / "hf_musicgen", melody=melody)
     model = MusicGen.get_pretrained(str(tmp_path / "hf_musicgen"), device="cpu")
     assert model.frame_rate == 50 and model.sample_rate == 32000
     model = MusicGen(model.name, model.compression_model, model.lm, max_duration=0.5)
     model.set_generation_params(duration=0.8)
-    wav = model.generate(["hello"], seed=0)
+    if melody:
+        tune = 0.3 * torch.sin(torch.arange(16000) / 5.0)[None]  # [C, T], 1 s at 16 kHz
+        wav = model.generate_with_chroma(["hello"], [tune], 16000, seed=0)
+    else:
+        wav = model.generate(["hello"], seed=0)
     assert wav.shape == (1, 1, int(0.8 * 32000))
     assert torch.isfinite(wav).all()
