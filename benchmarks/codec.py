@@ -109,7 +109,8 @@ def main() -> None:
         f"codes identical to transformers: {same}; streaming vs one-shot max abs diff "
         f"{(streamed - one_shot).abs().max().item():.2e}"
     )
-    header = ("ours (s)", 10), ("transformers (s)", 18), ("RTF ours", 10), ("RTF tf", 8), ("tf/ours", 9)
+    header = [("ours (s)", 10), ("transformers (s)", 18), ("RTF ours", 10), ("RTF tf", 8)]
+    header.append(("tf/ours", 9))
     print(" " * 18 + "".join(f"{name:>{width}}" for name, width in header))
     for name in ("enc", "dec"):
         o, h = best[f"{name}_ours"], best[f"{name}_hf"]
