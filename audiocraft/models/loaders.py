@@ -310,8 +310,24 @@ def _load_state(model: nn.Module, state: dict[str, torch.Tensor], source: str) -
     model.load_state_dict(state)
 
 
+# transformers' EncodecConfig defaults, for config.json files written without some keys.
+_HF_ENCODEC_DEFAULTS: dict[str, Any] = {
+    "audio_channels": 1, "sampling_rate": 24000, "hidden_size": 128, "num_filters": 32,
+    "num_residual_layers": 1, "upsampling_ratios": [8, 5, 4, 2], "norm_type": "weight_norm",
+    "kernel_size": 7, "last_kernel_size": 7, "residual_kernel_size": 3, "dilation_growth_rate": 2,
+    "use_causal_conv": True, "pad_mode": "reflect", "compress": 2, "num_lstm_layers": 2,
+    "trim_right_ratio": 1.0, "codebook_size": 1024, "codebook_dim": None,
+    "use_conv_shortcut": True, "normalize": False, "chunk_length_s": None,
+    "target_bandwidths": [1.5, 3.0, 6.0, 12.0, 24.0],
+}  # fmt: skip
+
+
 def hf_encodec_to_cfg(hf: dict[str, Any]) -> DictConfig:
     """A transformers `EncodecConfig` dict -> our config (xp.cfg layout)."""
+    given = {k: v for k, v in hf.items() if v is not None or k == "chunk_length_s"}
+    hf = {**_HF_ENCODEC_DEFAULTS, **given}
+    if hf["codebook_dim"] is None:
+        hf["codebook_dim"] = hf["hidden_size"]
     if hf.get("chunk_length_s") is not None:
         raise CheckpointError(
             "Chunked EnCodec models (chunk_length_s set, e.g. 48 kHz) are not supported."

@@ -143,3 +143,31 @@ def test_export_round_trips(tmp_path):
             assert torch.equal(model.decode(codes), decoded)
         assert torch.equal(_hf_codes(hf_again, wav), codes)
         assert (hf_again.decode(codes[None], [None]).audio_values - decoded).abs().max() < 1e-4
+
+
+def test_official_file_layout_legacy_keys_and_sparse_config(tmp_path):
+    """The published facebook/encodec_32khz files store weight norm as `weight_g`/`weight_v`
+    and an older config.json; both load."""
+    import json
+
+    import safetensors.torch
+
+    hf = _hf_model()
+    hf.save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    for key in ("compress", "dilation_growth_rate", "trim_right_ratio", "kernel_size"):
+        config.pop(key)  # default values, absent from older files
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    state = safetensors.torch.load_file(str(tmp_path / "model.safetensors"))
+    legacy = {
+        k.replace("parametrizations.weight.original0", "weight_g").replace(
+            "parametrizations.weight.original1", "weight_v"
+        ): v
+        for k, v in state.items()
+    }
+    assert any(k.endswith("weight_g") for k in legacy)
+    safetensors.torch.save_file(legacy, str(tmp_path / "model.safetensors"))
+    ours = loaders.load_compression_model(tmp_path)
+    wav = torch.randn(1, 1, 6400)
+    with torch.no_grad():
+        assert torch.equal(ours.encode(wav)[0], _hf_codes(hf, wav))
