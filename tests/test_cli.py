@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
 
 from audiocraft import cli
 from audiocraft.data.audio import read_tags
@@ -22,13 +21,6 @@ from audiocraft.models.musicgen import MusicGen
 
 FAST = ["--model", "debug", "--window", "1", "--quiet"]
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def run(*args: str) -> int:

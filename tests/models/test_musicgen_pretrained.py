@@ -12,14 +12,6 @@ from audiocraft.models.loaders import MissingWeightsError, export_compression, e
 from audiocraft.models.musicgen import MusicGen
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def export_debug(folder: Path) -> MusicGen:
     debug = MusicGen.get_pretrained("debug", device="cpu")
     folder.mkdir(parents=True, exist_ok=True)
