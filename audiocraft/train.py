@@ -40,6 +40,8 @@ class RunResult:
     export_dir: Path | None
     metrics: dict[str, float] = field(default_factory=dict)
     train_history: list[float] = field(default_factory=list)
+    valid_history: list[float] = field(default_factory=list)
+    solver: Any = None  # the trained LightningModule (this rank's copy)
 
 
 # ---- data -----------------------------------------------------------------------------
@@ -64,8 +66,8 @@ def ensure_synthetic_data(cfg: DictConfig) -> None:
 def build_datamodule(cfg: DictConfig, world_size: int) -> Any:
     from .solvers.loader import resumable_datamodule
 
-    train = check_manifest("datasource.train", cfg.datasource.train)
-    valid = check_manifest("datasource.valid", cfg.datasource.valid)
+    train = check_manifest(cfg, "train")
+    valid = check_manifest(cfg, "valid")
     ds = cfg.dataset
     datamodule = resumable_datamodule(
         train=train, valid=valid,
@@ -73,7 +75,11 @@ def build_datamodule(cfg: DictConfig, world_size: int) -> Any:
                         "segment_duration": ds.segment_duration,
                         "min_segment_ratio": ds.min_segment_ratio},
         split_kwargs={
-            "train": {"num_samples": cfg.optim.updates_per_epoch * ds.batch_size * world_size},
+            # dataset.train holds train-only dataset arguments (e.g. description
+            # augmentation set by the conditioner config), only for music data sets.
+            "train": {**(OmegaConf.to_container(ds.train, resolve=True)
+                         if ds.get("train") and ds.music else {}),  # type: ignore[dict-item]
+                      "num_samples": cfg.optim.updates_per_epoch * ds.batch_size * world_size},
             "valid": {"num_samples": ds.valid_num_samples},
         },
         batch_size=ds.batch_size, num_workers=ds.num_workers, seed=cfg.seed, music=ds.music,
@@ -175,7 +181,8 @@ def build_compression_solver(cfg: DictConfig, run_dir: Path) -> Any:
     losses = {}
     for name, weight in weights.items():
         if weight > 0 and name in LOSSES:
-            kwargs = OmegaConf.to_container(cfg.get(name) or {}, resolve=True)
+            section = cfg.get(name)
+            kwargs = OmegaConf.to_container(section, resolve=True) if section else {}
             losses[name] = LOSSES[name](**kwargs)  # type: ignore[arg-type]
     adversary = disc_optimizer = None
     if cfg.adversarial.adversaries and (weights.get("adv", 0) > 0 or weights.get("feat", 0) > 0):
@@ -281,7 +288,8 @@ def run(cfg: DictConfig) -> RunResult:
         export_dir = run_dir / "export"
         export(cfg, solver, export_dir)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
-    return RunResult(run_dir, last, export_dir, metrics, list(solver.train_history))
+    return RunResult(run_dir, last, export_dir, metrics, list(solver.train_history),
+                     list(solver.valid_history), solver)
 
 
 @hydra.main(config_path=str(CONFIG_DIR), config_name="config", version_base="1.3")

@@ -35,6 +35,7 @@ class BaseSolver(L.LightningModule):
         self.best_value = float("inf")
         self.best_state: dict[str, torch.Tensor] | None = None
         self._pending_rng: dict[str, Any] | None = None
+        self.valid_history: list[float] = []  # the best_metric after each validation
 
     def trained_module(self) -> nn.Module:
         raise NotImplementedError
@@ -71,6 +72,7 @@ class BaseSolver(L.LightningModule):
         return {k: v.detach().clone() for k, v in self.trained_module().state_dict().items()}
 
     def track_best(self, value: float) -> None:
+        self.valid_history.append(value)
         if value < self.best_value:
             self.best_value = value
             state = self.ema.averaged_state() if self.ema is not None else {

@@ -34,6 +34,9 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
         os.close(fd)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes owner-only files; keep the usual mode
         try:
             torch.save(checkpoint, tmp)
             os.replace(tmp, target)
@@ -65,10 +68,13 @@ def keep_last_checkpoints(dirpath: str | Path, every_n_steps: int,
 
 
 def rng_state() -> dict[str, Any]:
-    """The states of Python's, NumPy's and torch's CPU generators."""
+    """The states of Python's, NumPy's and torch's CPU generators, in types that
+    `torch.load(weights_only=True)` accepts (Lightning resumes that way)."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()  # type: ignore[misc]
     return {
         "python": random.getstate(),
-        "numpy": np.random.get_state(),
+        "numpy": (kind, torch.from_numpy(np.asarray(keys, dtype=np.int64)), int(pos),
+                  int(has_gauss), float(gauss)),
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
     }
@@ -76,7 +82,8 @@ def rng_state() -> dict[str, Any]:
 
 def set_rng_state(state: dict[str, Any]) -> None:
     random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    kind, keys, pos, has_gauss, gauss = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
     torch.set_rng_state(state["torch"])
     if state.get("cuda") and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])

@@ -66,7 +66,7 @@ class CompressionSolver(BaseSolver):
         self._eval_stack: contextlib.ExitStack | None = None
         self._sample_batch: torch.Tensor | None = None
         self._steps = 0
-        self.train_history: list[float] = []
+        self.train_history: list[float] = []  # weighted reconstruction loss per step
 
     def trained_module(self) -> nn.Module:
         return self.model
@@ -120,10 +120,14 @@ class CompressionSolver(BaseSolver):
         self._steps += 1
         for k, v in self.balancer.metrics.items():
             logs[f"train/{k}"] = torch.tensor(v)
-        self.log_dict(logs, prog_bar=False)
-        self.log("train/msspec" if "msspec" in losses else "train/loss",
-                 logs.get("train/msspec", logs["train/loss"]), prog_bar=True)
-        self.train_history.append(float(logs["train/loss"]))
+        batch_size = wav.shape[0]
+        shown = {"train/loss", "train/d_loss"}
+        self.log_dict({k: v for k, v in logs.items() if k not in shown}, batch_size=batch_size)
+        self.log_dict({k: v for k, v in logs.items() if k in shown}, prog_bar=True,
+                      batch_size=batch_size)
+        reconstruction = sum(self.balancer.weights.get(k, 0.0) * float(v.detach())
+                             for k, v in losses.items() if k in self.losses)
+        self.train_history.append(reconstruction)
 
     def _discriminator_step(self, wav: torch.Tensor, fake_wav: torch.Tensor) -> torch.Tensor:
         assert self.adversary is not None
@@ -161,7 +165,7 @@ class CompressionSolver(BaseSolver):
         logs = {f"valid/{k}": v for k, v in losses.items()}
         logs["valid/loss"] = total.sum()
         logs["valid/sisnr"] = si_snr(y_pred, wav).mean()
-        self.log_dict(logs, sync_dist=True)
+        self.log_dict(logs, sync_dist=True, batch_size=wav.shape[0])
         if batch_idx == 0:
             self._sample_batch = wav[: self.num_samples].detach()
 

@@ -42,9 +42,11 @@ def _positive(cfg: DictConfig, key: str, allow_zero: bool = False) -> None:
         raise ConfigError(f"`{key}` must be a number {bound}, got {value!r}.")
 
 
-def check_manifest(key: str, manifest: Any) -> Path:
-    """A manifest path that exists and holds at least one line."""
-    if manifest is None or OmegaConf.is_missing(OmegaConf.create({"m": manifest}), "m"):
+def check_manifest(cfg: DictConfig, split: str) -> Path:
+    """The manifest of `datasource.<split>`: it must exist and list at least one file."""
+    key = f"datasource.{split}"
+    manifest = None if OmegaConf.is_missing(cfg.datasource, split) else cfg.datasource[split]
+    if manifest is None:
         raise ConfigError(
             f"`{key}` is not set: point it at a manifest (.jsonl[.gz] or a folder with "
             "data.jsonl), e.g. made by `python -m audiocraft.data.manifest ROOT OUT.jsonl`, "
@@ -92,6 +94,9 @@ def validate_config(cfg: DictConfig) -> None:
     strategy = _get(cfg, "trainer.strategy")
     if isinstance(strategy, str) and strategy not in STRATEGIES:
         raise ConfigError(f"`trainer.strategy` must be one of {STRATEGIES}, got {strategy!r}.")
+    if not cfg.get("synthetic"):  # the synthetic set is rendered later, on first use
+        check_manifest(cfg, "train")
+        check_manifest(cfg, "valid")
     if cfg.solver == "compression":
         _check_compression(cfg)
     else:

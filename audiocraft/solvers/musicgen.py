@@ -98,6 +98,7 @@ class MusicGenSolver(BaseSolver):
         self._eval_stack: contextlib.ExitStack | None = None
         self._sample_attributes: list[Any] | None = None
         self.train_history: list[float] = []  # train/ce per step (this rank)
+        self._batch_size = 1
 
     def trained_module(self) -> nn.Module:
         return self.lm
@@ -140,7 +141,20 @@ class MusicGenSolver(BaseSolver):
 
         if infos is None:
             return [ConditioningAttributes() for _ in range(batch_size)]
-        return [info.to_condition_attributes() for info in infos]
+        # Items carry every attribute the data set knows (title, bpm, key...); the model
+        # reads the ones it has conditioners for.
+        provider = self.lm.condition_provider
+        known = {"text": set(provider.text_conditions), "wav": set(provider.wav_conditions),
+                 "joint_embed": set(provider.joint_embed_conditions)}
+        attributes = []
+        for info in infos:
+            full = info.to_condition_attributes()
+            attributes.append(ConditioningAttributes(
+                text={k: v for k, v in full.text.items() if k in known["text"]},
+                wav={k: v for k, v in full.wav.items() if k in known["wav"]},
+                joint_embed={k: v for k, v in full.joint_embed.items()
+                             if k in known["joint_embed"]}))
+        return attributes
 
     def _predict(self, codes: torch.Tensor, attributes: list[Any]):
         # prepare_conditions applies the guidance and attribute dropouts (training only).
@@ -156,6 +170,7 @@ class MusicGenSolver(BaseSolver):
 
     def _step(self, batch: Any) -> CrossEntropy:
         wav, infos = self.split_batch(batch)
+        self._batch_size = wav.shape[0]
         codes, padding = self.tokenize(wav, infos)
         attributes = self.conditions(infos, wav.shape[0])
         out = self._predict(codes, attributes)
@@ -168,10 +183,14 @@ class MusicGenSolver(BaseSolver):
         self.check_finite(result.ce, "train/ce")
         self._log_ce("train", result, prog_bar=True)
         self.train_history.append(float(result.ce.detach()))
-        self.log("train/lr", self.optimizers().param_groups[0]["lr"])  # type: ignore[union-attr]
+        self.log("train/lr", self.optimizers().param_groups[0]["lr"],  # type: ignore[union-attr]
+                 batch_size=self._batch_size)
         return result.ce
 
-    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+    def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
+        super().optimizer_step(*args, **kwargs)
+        # Here rather than in on_train_batch_end, which runs after the checkpoint callback:
+        # a checkpoint must hold the EMA of the weights it holds.
         self.update_ema()
 
     def on_validation_epoch_start(self) -> None:
@@ -200,6 +219,7 @@ class MusicGenSolver(BaseSolver):
                 self._eval_stack = None
 
     def _log_ce(self, split: str, result: CrossEntropy, **kwargs: Any) -> None:
+        kwargs["batch_size"] = self._batch_size
         self.log(f"{split}/ce", result.ce, **kwargs)
         self.log(f"{split}/ppl", torch.exp(result.ce), **{k: v for k, v in kwargs.items()
                                                            if k != "prog_bar"})

@@ -1,0 +1,62 @@
+"""A run killed mid-epoch and resumed ends with the same weights as an uninterrupted one."""
+
+import pytest
+import torch
+from lightning.pytorch.callbacks import Callback
+
+import audiocraft.train as train_module
+from audiocraft.train import run
+
+
+class _Kill(Callback):
+    """Stops the process abruptly (no checkpoint on the way out) before step `at`."""
+
+    def __init__(self, at: int):
+        self.at = at
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if trainer.global_step == self.at:
+            raise SystemExit("simulated kill")
+
+
+def _weights(result) -> dict[str, torch.Tensor]:
+    return torch.load(result.last_checkpoint, weights_only=False)["state_dict"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("solver", ["musicgen/toy", "compression/toy"])
+def test_killed_and_resumed_equals_uninterrupted(make_cfg, tmp_path, monkeypatch, solver):
+    # 2 epochs of 5 steps, checkpoint every 3 steps: killed at step 7, i.e. mid-epoch 2,
+    # one step after its checkpoint (step 6), so the resumed run redoes step 7 too.
+    overrides = ["optim.epochs=2", "optim.updates_per_epoch=5", "checkpoint.save_every=3",
+                 "checkpoint.export=false", "optim.ema.every=2", "checkpoint.keep_last=2"]
+    full = run(make_cfg(solver, *overrides, run_dir=tmp_path / "full"))
+
+    build = train_module.build_trainer
+
+    def killing_trainer(cfg, solver_, run_dir):
+        trainer = build(cfg, solver_, run_dir)
+        trainer.callbacks.append(_Kill(7))
+        return trainer
+
+    monkeypatch.setattr(train_module, "build_trainer", killing_trainer)
+    with pytest.raises(SystemExit):
+        run(make_cfg(solver, *overrides, run_dir=tmp_path / "killed"))
+    ckpts = sorted(p.name for p in (tmp_path / "killed" / "checkpoints").iterdir())
+    assert "last.ckpt" in ckpts and "step00000006.ckpt" in ckpts
+    monkeypatch.setattr(train_module, "build_trainer", build)
+    resumed = run(make_cfg(solver, *overrides, run_dir=tmp_path / "killed"))
+
+    a, b = _weights(full), _weights(resumed)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    full_ckpt = torch.load(full.last_checkpoint, weights_only=False)
+    resumed_ckpt = torch.load(resumed.last_checkpoint, weights_only=False)
+    assert full_ckpt["global_step"] == resumed_ckpt["global_step"] == 10
+    ema_a, ema_b = full_ckpt["audiocraft"]["ema"], resumed_ckpt["audiocraft"]["ema"]
+    for k in ema_a["shadow"]:
+        assert torch.equal(ema_a["shadow"][k], ema_b["shadow"][k]), k
+    # The kept step checkpoints are the last `keep_last` (2), besides last.ckpt.
+    kept = sorted(p.name for p in (tmp_path / "killed" / "checkpoints").glob("step*.ckpt"))
+    assert kept == ["step00000006.ckpt", "step00000009.ckpt"]
