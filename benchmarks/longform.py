@@ -14,7 +14,7 @@ later window adds STRIDE s of audio for at most a window's work) and peak memory
 10% from the shortest piece to the longest (finished windows are decoded by the
 streaming decoder and leave the model).
 
-    .venv/bin/python benchmarks/longform.py            # about 2-4 minutes on 2 CPU cores
+    .venv/bin/python benchmarks/longform.py            # about 4 minutes on 2 CPU cores
     .venv/bin/python benchmarks/longform.py --windows 1 2 --threads 1
 """
 
@@ -87,20 +87,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--windows", type=int, nargs="+", default=[1, 2, 5, 10])
     parser.add_argument("--threads", type=int, default=1, help="torch threads per run")
+    parser.add_argument("--repeats", type=int, default=2, help="rounds over all durations")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
         child(args.child, args.threads)
         return
-    print(f"window {WINDOW} s, stride {STRIDE} s, torch threads {args.threads}; "
-          f"one fresh process per row")
+    print(f"window {WINDOW} s, stride {STRIDE} s, torch threads {args.threads}; one fresh "
+          f"process per run, {args.repeats} rounds over all durations (fastest time and "
+          f"median peak per duration: the CPU is shared)")
+    runs: dict[int, list[dict]] = {windows: [] for windows in args.windows}
+    for _ in range(args.repeats):
+        for windows in args.windows:
+            out = subprocess.run(
+                [sys.executable, __file__, "--child", str(windows), "--threads",
+                 str(args.threads)], check=True, capture_output=True, text=True)
+            runs[windows].append(json.loads(out.stdout.strip().splitlines()[-1]))
     rows = []
     for windows in args.windows:
-        out = subprocess.run(
-            [sys.executable, __file__, "--child", str(windows), "--threads", str(args.threads)],
-            check=True, capture_output=True, text=True)
-        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-        row = rows[-1]
+        fastest = min(runs[windows], key=lambda run: run["seconds"])
+        peaks = sorted(runs[windows], key=lambda run: run["peak_mb"])
+        middle = peaks[len(peaks) // 2]
+        row = {**fastest, "peak_mb": middle["peak_mb"], "baseline_mb": middle["baseline_mb"]}
+        rows.append(row)
         print(f"  {windows:2d} windows ({row['duration']:5.1f} s): "
               f"{row['seconds'] / row['duration']:.3f} s per generated s, "
               f"peak {row['peak_mb']:.0f} MB ({row['peak_mb'] - row['baseline_mb']:+.0f} MB "
