@@ -24,6 +24,8 @@ from .longform import (
     LongformResult,
     MelodyPolicy,
     Timeline,
+    Window,
+    plan_windows,
 )
 
 # Reference short names, still accepted.
@@ -266,6 +268,14 @@ class MusicGen:
             raise ValueError(f"Expected codes [B, K, T], got shape {tuple(gen_tokens.shape)}.")
         with torch.no_grad():
             return self.compression_model.decode(gen_tokens.to(self.device), None)  # type: ignore[no-any-return]
+
+    def window_plan(self, prompt_seconds: float = 0.0) -> list[Window]:
+        """The LM calls the current settings make (``Window.start``/``end`` in frames;
+        divide by ``frame_rate`` for seconds), for an audio prompt of ``prompt_seconds``."""
+        prompt = int(prompt_seconds * self.frame_rate + 1e-6)
+        total = int(self.duration * self.frame_rate + 1e-6)
+        return plan_windows(total, int(self.max_duration * self.frame_rate + 1e-6),
+                            int(self.extend_stride * self.frame_rate + 1e-6), prompt)
 
     # ---- internals ----
 
