@@ -1,0 +1,192 @@
+"""Build the shipped ``toy`` model end to end on a CPU, with the project's own pipeline.
+
+    python scripts/build_toy_model.py [--work outputs/toy_build] [--out audiocraft/assets/toy]
+        [--seed 0] [--codec-steps 500] [--lm-steps 1500] [--threads 1]
+
+Stages (each resumes from its last checkpoint when re-run with the same arguments):
+
+1. data: the synthetic music set (``audiocraft.data.synth``) rendered at 16 kHz into
+   ``WORK/data/{train,valid}`` (pieces as long as the LM's training segments, so every
+   segment is a whole piece and its tokens are computed once, in the token cache);
+2. codec: ``solver=compression/toy_codec`` (16 kHz, 25 frames/s, 4 x 256 codes) trained
+   by ``audiocraft.train.run`` into ``WORK/codec`` and exported there;
+3. lm: ``solver=musicgen/toy_lm`` (dim 128, 4 layers, lookup-table text conditioner) on
+   the frozen codec's tokens, into ``WORK/lm``;
+4. ship: the hub-format files (``state_dict.bin``, ``compression_state_dict.bin``) copied
+   to ``OUT`` with ``checksums.json``: their SHA-256 and sizes, the recipe (seed, steps,
+   overrides) and the wall time of every stage.
+
+Everything is drawn from ``--seed`` (data, initialisation, batches, dropouts), so the
+same arguments on the same software give the same files. The wall time of a build is
+recorded in ``checksums.json`` and in MODEL_CARD.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+HUB_FILES = ("state_dict.bin", "compression_state_dict.bin")
+# Updates per "epoch" of both recipes (config/solver/*/toy_*.yaml): steps are given in
+# multiples of it, so the cosine schedule and checkpoints line up with the budget.
+UPDATES_PER_EPOCH = 100
+
+
+def sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def compose(solver: str, overrides: list[str]) -> Any:
+    """The training config of `solver` with `overrides` (the real Hydra tree)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    from audiocraft.train import CONFIG_DIR
+
+    with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
+        return hydra_compose("config", overrides=[f"solver={solver}", *overrides])
+
+
+def _epochs(steps: int) -> int:
+    if steps < UPDATES_PER_EPOCH or steps % UPDATES_PER_EPOCH:
+        raise SystemExit(f"steps must be a positive multiple of {UPDATES_PER_EPOCH}, got {steps}.")
+    return steps // UPDATES_PER_EPOCH
+
+
+def common_overrides(args: argparse.Namespace) -> list[str]:
+    """Overrides shared by both stages: data, seed, logging."""
+    work = Path(args.work)
+    return [
+        f"seed={args.seed}",
+        "dset=synthetic",
+        f"synthetic.root={work / 'data'}",
+        f"synthetic.duration={args.piece_seconds}",
+        f"synthetic.train.num={args.num_train}",
+        f"synthetic.train.seed={args.seed}",
+        f"synthetic.valid.num={args.num_valid}",
+        f"synthetic.valid.seed={args.seed + 1}",
+        "logger=csv",
+        "logging.progress_bar=false",
+        "logging.log_every_n_steps=10",
+    ]
+
+
+def run_stage(name: str, solver: str, overrides: list[str], done_file: Path,
+              timings: dict[str, float]) -> Path:
+    """Train one stage (resuming from its checkpoint) unless it already finished; returns
+    its export folder."""
+    from audiocraft.train import run
+
+    export = done_file.parent
+    if done_file.is_file():
+        print(f"[{name}] already built: {export}", flush=True)
+        timings.update(json.loads(done_file.read_text()).get("timings", {}))
+        return export
+    print(f"[{name}] training: {solver} {' '.join(overrides)}", flush=True)
+    start = time.time()
+    result = run(compose(solver, overrides))
+    timings[f"{name}_s"] = round(time.time() - start, 1)
+    if result.export_dir is None:
+        raise SystemExit(f"[{name}] the run did not export (checkpoint.export is false?).")
+    done_file.write_text(json.dumps({"timings": {f"{name}_s": timings[f"{name}_s"]},
+                                     "metrics": result.metrics}, indent=1))
+    return Path(result.export_dir)
+
+
+def ship(lm_export: Path, out: Path, recipe: dict[str, Any], timings: dict[str, float]) -> Path:
+    """Copy the hub files into `out` and record their checksums with the recipe."""
+    out.mkdir(parents=True, exist_ok=True)
+    files = {}
+    for name in HUB_FILES:
+        src = lm_export / name
+        if not src.is_file():
+            raise SystemExit(f"{src} is missing: the LM stage exports both hub files.")
+        shutil.copyfile(src, out / name)
+        files[name] = {"sha256": sha256(out / name), "bytes": (out / name).stat().st_size}
+    record = {
+        "files": files,
+        "recipe": recipe,
+        "wall_time_s": timings,
+        "software": {"python": platform.python_version(), "torch": _torch_version()},
+    }
+    path = out / "checksums.json"
+    path.write_text(json.dumps(record, indent=1) + "\n")
+    return path
+
+
+def _torch_version() -> str:
+    import torch
+
+    return str(torch.__version__)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--work", default="outputs/toy_build",
+                        help="data, runs, checkpoints (relative to the repository)")
+    parser.add_argument("--out", default="audiocraft/assets/toy", help="where the files ship")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--codec-steps", type=int, default=500)
+    parser.add_argument("--lm-steps", type=int, default=1500)
+    parser.add_argument("--num-train", type=int, default=384, help="synthetic training pieces")
+    parser.add_argument("--num-valid", type=int, default=32)
+    parser.add_argument("--piece-seconds", type=float, default=6.0,
+                        help="length of each piece = the LM's training segment")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--no-ship", action="store_true", help="train only; do not copy files")
+    args = parser.parse_args(argv)
+
+    os.chdir(REPO)  # relative paths in the recorded configs, whatever the caller's folder
+    import torch
+
+    torch.set_num_threads(args.threads)
+    work = Path(args.work)
+    common = common_overrides(args)
+    timings: dict[str, float] = {}
+    start = time.time()
+
+    codec_overrides = [
+        *common, f"run_dir={work / 'codec'}", f"optim.epochs={_epochs(args.codec_steps)}",
+    ]
+    codec_export = run_stage("codec", "compression/toy_codec", codec_overrides,
+                             work / "codec" / "export" / "done.json", timings)
+    lm_overrides = [
+        *common, f"run_dir={work / 'lm'}", f"optim.epochs={_epochs(args.lm_steps)}",
+        f"compression_model_checkpoint={codec_export}",
+        f"dataset.segment_duration={args.piece_seconds}",
+        f"cache.path={work / 'tokens'}", "cache.write=true",
+    ]
+    lm_export = run_stage("lm", "musicgen/toy_lm", lm_overrides,
+                          work / "lm" / "export" / "done.json", timings)
+    timings["total_this_invocation_s"] = round(time.time() - start, 1)
+    if args.no_ship:
+        return 0
+    recipe = {
+        "command": "python scripts/build_toy_model.py " + " ".join(argv or sys.argv[1:]),
+        "seed": args.seed, "codec_steps": args.codec_steps, "lm_steps": args.lm_steps,
+        "num_train": args.num_train, "num_valid": args.num_valid,
+        "piece_seconds": args.piece_seconds, "threads": args.threads,
+        "codec": {"solver": "compression/toy_codec", "overrides": codec_overrides},
+        "lm": {"solver": "musicgen/toy_lm", "overrides": lm_overrides},
+    }
+    path = ship(lm_export, Path(args.out), recipe, timings)
+    print(f"shipped to {args.out}; checksums in {path}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
