@@ -218,3 +218,18 @@ def test_bad_requests_raise_clear_errors(kwargs, message):
 def test_stride_must_fit_the_window(stride):
     with pytest.raises(ValueError, match="stride"):
         make_engine(max_duration=2.0, stride=stride)
+
+
+@pytest.mark.parametrize("policy, expected", [
+    ("loop", [0, 120, 240, 40]),    # starts of each window's melody, modulo 320 samples
+    ("hold", [0, 120, 160, 160]),   # past the end: the last window-long part again
+    ("stop", [0, 120, 240, None]),  # past the end: no melody
+])
+def test_melody_policy_per_window(policy, expected):
+    engine, lm, codec = make_engine(max_duration=2.0, stride=1.5)
+    melody = torch.arange(4 * codec.sample_rate, dtype=torch.float32)[None]  # 4 s, value = index
+    engine.generate(LongformRequest(1, 6.0, melodies=[melody], melody_policy=policy),
+                    generator=seeded())
+    got = [None if c.conditions[0].melody is None else int(c.conditions[0].melody[0, 0])
+           for c in lm.calls]
+    assert got == expected
