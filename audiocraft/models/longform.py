@@ -180,36 +180,13 @@ class StreamDecoder(Protocol):
     def __exit__(self, *exc: object) -> None: ...
 
 
-class _OneShotTail:
-    """Fallback for a codec without a streaming decoder: decode everything at the end.
-
-    Correct but not memory bounded; used only for models that offer nothing better.
-    """
-
-    def __init__(self, compression_model: Any):
-        self.model = compression_model
-        self.codes: list[torch.Tensor] = []
-
-    def decode(self, codes: torch.Tensor) -> torch.Tensor:
-        self.codes.append(codes)
-        return torch.zeros((codes.shape[0], int(self.model.channels), 0))
-
-    def flush(self) -> torch.Tensor:
-        codes = torch.cat(self.codes, dim=-1)  # [B, K, T]
-        return self.model.decode(codes, None)  # type: ignore[no-any-return]
-
-    def __enter__(self) -> _OneShotTail:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.codes = []
-
-
 def open_stream_decoder(compression_model: Any) -> StreamDecoder:
-    """The compression model's streaming decoder, or a one-shot fallback."""
-    if hasattr(compression_model, "stream_decoder"):
-        return compression_model.stream_decoder()  # type: ignore[no-any-return]
-    return _OneShotTail(compression_model)
+    """The compression model's streaming decoder (every ``CompressionModel`` has one)."""
+    if not hasattr(compression_model, "stream_decoder"):
+        raise TypeError(
+            f"{type(compression_model).__name__} has no stream_decoder(): long-form "
+            "generation decodes finished windows as it goes and needs one.")
+    return compression_model.stream_decoder()  # type: ignore[no-any-return]
 
 
 @dataclass
@@ -290,7 +267,7 @@ class LongformGenerator:
         lm: object with ``generate(prompt, conditions, num_samples, max_gen_len, ...,
             callback, generator)`` returning codes ``[B, K, T]`` with the prompt included.
         compression_model: object with ``decode``, ``frame_rate``, ``sample_rate``,
-            ``channels``, ``num_codebooks`` and (for bounded memory) ``stream_decoder()``.
+            ``channels``, ``num_codebooks`` and ``stream_decoder()`` (see ``StreamDecoder``).
         condition_builder: see ``ConditionBuilder``.
         max_duration: the window, in seconds.
         stride: seconds each later window adds (``extend_stride``), < ``max_duration``.
