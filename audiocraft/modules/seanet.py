@@ -73,7 +73,8 @@ class SEANetResnetBlock(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.shortcut(x) + self.block(x)
+        # in place on the block's fresh output (conv backward does not need its output)
+        return self.block(x).add_(self.shortcut(x))
 
     def stream(self) -> Stream:
         return AddStream(module_stream(self.shortcut), module_stream(self.block))
