@@ -31,6 +31,8 @@ from .encodec import CompressionModel, EncodecModel
 # ---- shared: resolving names and paths ----
 
 HF_WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
+# `toy`: the model shipped with the package (built by scripts/build_toy_model.py).
+TOY_MODEL_DIR = Path(__file__).resolve().parent.parent / "assets" / "toy"
 
 
 class CheckpointError(ValueError):
@@ -108,6 +110,8 @@ def resolve_hf_folder(name_or_path: str | os.PathLike, revision: str = "main") -
 def find_file(name_or_path: str | os.PathLike, filename: str) -> Path | None:
     """`name_or_path` itself if it is a file, else `filename` inside the folder that
     `resolve_hf_folder` finds (local folder or HF cache snapshot), else None."""
+    if str(name_or_path) == "toy":
+        name_or_path = TOY_MODEL_DIR
     path = Path(name_or_path).expanduser()
     if path.is_file():
         return path
@@ -119,6 +123,12 @@ def find_file(name_or_path: str | os.PathLike, filename: str) -> Path | None:
 
 def missing_weights_message(name_or_path: str | os.PathLike, wanted: str) -> str:
     """A user-facing message for weights we could not find: where we looked, how to get them."""
+    if str(name_or_path) == "toy":
+        return (
+            f"Could not find {wanted} for 'toy' in {TOY_MODEL_DIR}: the toy model is not in "
+            "this checkout. Build it with scripts/build_toy_model.py, or use 'debug' (tiny "
+            "random weights) or the path of a local checkpoint."
+        )
     places = "\n".join(f"  - {p}" for p in candidate_locations(name_or_path))
     name = str(name_or_path)
     fetch = (
