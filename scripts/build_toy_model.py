@@ -6,8 +6,9 @@
 Stages (each resumes from its last checkpoint when re-run with the same arguments):
 
 1. data: the synthetic music set (``audiocraft.data.synth``) rendered at 16 kHz into
-   ``WORK/data/{train,valid}`` (pieces as long as the LM's training segments, so every
-   segment is a whole piece and its tokens are computed once, in the token cache);
+   ``WORK/data`` (codec) and ``WORK/data_lm`` (LM: the same pieces and more), pieces as
+   long as the LM's training segments, so every segment is a whole piece whose tokens
+   are computed once, in the token cache;
 2. codec: ``solver=compression/toy_codec`` (16 kHz, 25 frames/s, 4 x 256 codes) trained
    by ``audiocraft.train.run`` into ``WORK/codec`` and exported there;
 3. lm: ``solver=musicgen/toy_lm`` (dim 128, 4 layers, lookup-table text conditioner) on
@@ -67,15 +68,15 @@ def _epochs(steps: int) -> int:
     return steps // UPDATES_PER_EPOCH
 
 
-def common_overrides(args: argparse.Namespace) -> list[str]:
-    """Overrides shared by both stages: data, seed, logging."""
+def common_overrides(args: argparse.Namespace, data: str, num_train: int) -> list[str]:
+    """Overrides shared by both stages: data (in WORK/`data`), seed, logging."""
     work = Path(args.work)
     return [
         f"seed={args.seed}",
         "dset=synthetic",
-        f"synthetic.root={work / 'data'}",
+        f"synthetic.root={work / data}",
         f"synthetic.duration={args.piece_seconds}",
-        f"synthetic.train.num={args.num_train}",
+        f"synthetic.train.num={num_train}",
         f"synthetic.train.seed={args.seed}",
         f"synthetic.valid.num={args.num_valid}",
         f"synthetic.valid.seed={args.seed + 1}",
@@ -142,7 +143,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--codec-steps", type=int, default=500)
     parser.add_argument("--lm-steps", type=int, default=1500)
-    parser.add_argument("--num-train", type=int, default=384, help="synthetic training pieces")
+    parser.add_argument("--num-train", type=int, default=384,
+                        help="synthetic training pieces of the codec")
+    parser.add_argument("--num-train-lm", type=int, default=1024,
+                        help="synthetic training pieces of the LM (the codec's and more: "
+                        "pieces are drawn per index, so the first ones are the same)")
     parser.add_argument("--num-valid", type=int, default=32)
     parser.add_argument("--piece-seconds", type=float, default=6.0,
                         help="length of each piece = the LM's training segment")
@@ -155,17 +160,18 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     work = Path(args.work)
-    common = common_overrides(args)
     timings: dict[str, float] = {}
     start = time.time()
 
     codec_overrides = [
-        *common, f"run_dir={work / 'codec'}", f"optim.epochs={_epochs(args.codec_steps)}",
+        *common_overrides(args, "data", args.num_train), f"run_dir={work / 'codec'}",
+        f"optim.epochs={_epochs(args.codec_steps)}",
     ]
     codec_export = run_stage("codec", "compression/toy_codec", codec_overrides,
                              work / "codec" / "export" / "done.json", timings)
     lm_overrides = [
-        *common, f"run_dir={work / 'lm'}", f"optim.epochs={_epochs(args.lm_steps)}",
+        *common_overrides(args, "data_lm", args.num_train_lm), f"run_dir={work / 'lm'}",
+        f"optim.epochs={_epochs(args.lm_steps)}",
         f"compression_model_checkpoint={codec_export}",
         f"dataset.segment_duration={args.piece_seconds}",
         f"cache.path={work / 'tokens'}", "cache.write=true",
@@ -178,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     recipe = {
         "command": "python scripts/build_toy_model.py " + " ".join(argv or sys.argv[1:]),
         "seed": args.seed, "codec_steps": args.codec_steps, "lm_steps": args.lm_steps,
-        "num_train": args.num_train, "num_valid": args.num_valid,
+        "num_train": args.num_train, "num_train_lm": args.num_train_lm,
+        "num_valid": args.num_valid,
         "piece_seconds": args.piece_seconds, "threads": args.threads,
         "codec": {"solver": "compression/toy_codec", "overrides": codec_overrides},
         "lm": {"solver": "musicgen/toy_lm", "overrides": lm_overrides},
