@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import dora
 import hydra
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import LearningRateMonitor, TQDMProgressBar
+from lightning.pytorch.callbacks import Callback, LearningRateMonitor, TQDMProgressBar
 from omegaconf import DictConfig, OmegaConf
 
 from .solvers.checkpoint import AtomicCheckpointIO, keep_last_checkpoints
@@ -216,6 +218,16 @@ def build_strategy(cfg: DictConfig, solver: Any) -> Any:
                         else None, cpu_offload=fsdp.cpu_offload)
 
 
+class DoraHistory(Callback):
+    """Appends the metrics after each validation to the dora experiment's history, which
+    `dora grid` tables and `dora info` read."""
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: Any) -> None:
+        if trainer.is_global_zero and not trainer.sanity_checking:
+            metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
+            dora.get_xp().link.push_metrics(metrics)
+
+
 def build_trainer(cfg: DictConfig, solver: Any, run_dir: Path) -> L.Trainer:
     t = cfg.trainer
     loggers = [hydra.utils.instantiate(cfg.logger)] if cfg.get("logger") else False
@@ -225,6 +237,8 @@ def build_trainer(cfg: DictConfig, solver: Any, run_dir: Path) -> L.Trainer:
     ]
     if loggers:
         callbacks.append(LearningRateMonitor(logging_interval="step"))
+    if dora.is_xp():
+        callbacks.append(DoraHistory())
     if cfg.logging.progress_bar:
         callbacks.append(TQDMProgressBar(refresh_rate=1))
     automatic = getattr(solver, "automatic_optimization", True)
@@ -279,6 +293,12 @@ def run(cfg: DictConfig) -> RunResult:
     datamodule = build_datamodule(cfg, trainer.world_size)
     last = run_dir / "checkpoints" / "last.ckpt"
     ckpt_path = str(last) if cfg.resume and last.exists() else None
+    if cfg.get("execute_only") == "valid":
+        # Evaluation only: validation metrics (and samples, per `generate`) of the run's
+        # last checkpoint, or of the `continue_from` weights when the run has none.
+        metrics = trainer.validate(solver, datamodule=datamodule, ckpt_path=ckpt_path)[0]
+        return RunResult(run_dir, None, None, {k: float(v) for k, v in metrics.items()},
+                         [], list(solver.valid_history), solver)
     if ckpt_path:
         logger.info("Resuming from %s", ckpt_path)
     trainer.fit(solver, datamodule=datamodule, ckpt_path=ckpt_path)
@@ -292,8 +312,27 @@ def run(cfg: DictConfig) -> RunResult:
                      list(solver.valid_history), solver)
 
 
-@hydra.main(config_path=str(CONFIG_DIR), config_name="config", version_base="1.3")
+def _expose_rank_to_dora() -> None:
+    """Lightning's DDP launcher starts the other local processes with LOCAL_RANK,
+    NODE_RANK and WORLD_SIZE set, but not RANK, which dora reads (to keep Hydra's output
+    to rank 0). On a single node the global rank is the local rank; multi-node launchers
+    (torchrun, SLURM) set RANK themselves."""
+    env = os.environ
+    if "WORLD_SIZE" in env and "RANK" not in env and env.get("NODE_RANK", "0") == "0":
+        env["RANK"] = env.get("LOCAL_RANK", "0")
+
+
+_expose_rank_to_dora()
+
+
+@dora.hydra_main(config_path="../config", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> None:
+    """The command line. Each run lives in `<dora.dir>/xps/<signature>`, the signature
+    hashing the overrides that change the experiment: the same command resumes the same
+    run, and `dora grid` files launch sweeps of them (see audiocraft/grids)."""
+    OmegaConf.set_struct(cfg, False)
+    cfg.run_dir = str(dora.get_xp().folder)
+    OmegaConf.set_struct(cfg, True)
     try:
         result = run(cfg)
     except ConfigError as err:

@@ -72,6 +72,8 @@ def validate_config(cfg: DictConfig) -> None:
     if OmegaConf.is_missing(cfg, "solver") or cfg.get("solver") not in SOLVERS:
         raise ConfigError(f"`solver` must be one of {SOLVERS}, got {cfg.get('solver')!r}; "
                           "pick a recipe, e.g. solver=musicgen/toy.")
+    if cfg.get("execute_only") not in (None, "valid"):
+        raise ConfigError(f"`execute_only` must be null or 'valid', got {cfg.execute_only!r}.")
     optimizer = _get(cfg, "optim.optimizer")
     if optimizer not in OPTIMIZERS:
         raise ConfigError(f"`optim.optimizer` must be one of {OPTIMIZERS}, got {optimizer!r}.")

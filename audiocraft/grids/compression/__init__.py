@@ -1,0 +1,1 @@
+"""Grids of compression-model trainings (`dora grid compression.<name>`)."""

@@ -1,0 +1,1 @@
+"""Grids of MusicGen LM trainings and evaluations (`dora grid musicgen.<name>`)."""
