@@ -35,14 +35,13 @@ from .synth_voices import add_at, hihat, kick, snare, tone
 PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 SCALES = {"major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 10)}
 ROMAN = ("I", "II", "III", "IV", "V", "VI", "VII")
-# Four-bar progressions as scale degrees (0 = tonic). Each starts on the tonic, reaches
-# the subdominant (IV) early and has a dominant (V) leading back to the tonic: together
-# they hold every note of the scale, so even a piece of three bars has a clear key.
-# In minor the V chord is major (harmonic minor): its leading tone tells minor from the
-# relative major.
+# Four-chord progressions as scale degrees (0 = tonic). Each starts on the tonic and has
+# the subdominant (IV) and the dominant (V): together they hold every note of the scale,
+# so the key is clear by ear even in a few seconds (a progression lasts two bars). In
+# minor the V chord is major (harmonic minor): its leading tone tells minor from major.
 PROGRESSIONS = {
-    "major": ((0, 3, 4, 0), (0, 3, 0, 4), (0, 5, 3, 4), (0, 3, 5, 4)),
-    "minor": ((0, 3, 4, 0), (0, 3, 0, 4), (0, 5, 3, 4), (0, 3, 5, 4)),
+    "major": ((0, 3, 4, 0), (0, 3, 0, 4), (0, 5, 3, 4), (0, 3, 4, 3)),
+    "minor": ((0, 3, 4, 0), (0, 3, 0, 4), (0, 5, 3, 4), (0, 3, 4, 3)),
 }
 
 

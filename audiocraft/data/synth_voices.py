@@ -11,6 +11,7 @@ import numpy as np
 
 # Timbres with their harmonic amplitude laws and envelope shapes.
 TIMBRES = ("sine", "triangle", "square", "saw", "organ", "pluck", "epiano", "pad")
+_TABLE = 4096  # samples per period of the wavetables
 
 
 def midi_to_hz(note: float) -> float:
@@ -61,10 +62,22 @@ def tone(
     k, amp, decay = k[keep], amp[keep], decay[keep]
     phases = (rng.uniform(0, 2 * np.pi, len(k)) if rng is not None else np.zeros(len(k)))
     detune = 1.0 + (0.002 * np.sin(2 * np.pi * 5.0 * t) if timbre == "pad" else 0.0)
-    partials = amp[:, None] * np.exp(-decay[:, None] * t[None, :]) * np.sin(
-        2 * np.pi * f0 * k[:, None] * t[None, :] * detune + phases[:, None]
-    )  # [harmonics, T]
-    wave = partials.sum(axis=0)
+    cycles = f0 * t * detune  # [T] phase in periods
+    if not decay.any():
+        # A fixed spectrum repeats every period: read one period from a table (linear
+        # interpolation), far cheaper than a sine per harmonic per sample.
+        x = np.arange(_TABLE) / _TABLE
+        table = (amp[:, None] * np.sin(2 * np.pi * k[:, None] * x[None, :] + phases[:, None])
+                 ).sum(axis=0)  # [_TABLE]
+        pos = (cycles % 1.0) * _TABLE
+        i0 = pos.astype(np.int64)
+        frac = pos - i0
+        wave = table[i0] * (1 - frac) + table[(i0 + 1) % _TABLE] * frac
+    else:
+        partials = amp[:, None] * np.exp(-decay[:, None] * t[None, :]) * np.sin(
+            2 * np.pi * k[:, None] * cycles[None, :] + phases[:, None]
+        )  # [harmonics, T]
+        wave = partials.sum(axis=0)
     env = np.minimum(1.0, t / attack)
     held = t <= duration
     env = env * np.where(held, 1.0, np.exp(-(t - duration) / (release / 4)))
