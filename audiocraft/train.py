@@ -205,6 +205,10 @@ def build_compression_solver(cfg: DictConfig, run_dir: Path) -> Any:
 
 def build_strategy(cfg: DictConfig, solver: Any) -> Any:
     strategy = cfg.trainer.strategy
+    if strategy == "ddp" and cfg.solver == "compression":
+        # The codec and the discriminator each back-propagate once per step, every
+        # parameter unused by one of the two passes: DDP must look for unused parameters.
+        return "ddp_find_unused_parameters_true"
     if strategy != "fsdp":
         return strategy
     from lightning.pytorch.strategies import FSDPStrategy
