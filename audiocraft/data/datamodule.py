@@ -32,12 +32,15 @@ class EpochSampler(Sampler[int]):
 
     The dataset seeds item ``i`` from ``i``, so offsetting by the epoch yields fresh,
     reproducible segments each epoch. ``shuffle`` also permutes the order (seeded).
+    With ``offset=False`` (whole-file datasets, whose items are fixed) only the order
+    changes per epoch.
     """
 
-    def __init__(self, length: int, shuffle: bool = True, seed: int = 0):
+    def __init__(self, length: int, shuffle: bool = True, seed: int = 0, offset: bool = True):
         self.length = length
         self.shuffle = shuffle
         self.seed = seed
+        self.offset = offset
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -50,7 +53,7 @@ class EpochSampler(Sampler[int]):
         order = np.arange(self.length)
         if self.shuffle:
             order = np.random.default_rng([self.seed, self.epoch]).permutation(self.length)
-        offset = self.epoch * self.length
+        offset = self.epoch * self.length if self.offset else 0
         return iter((order + offset).tolist())
 
 
@@ -138,8 +141,9 @@ class AudioDataModule(L.LightningDataModule):
     def _loader(self, split: str) -> DataLoader:
         dataset = self.build_dataset(split)
         sampler: Sampler[int] | None = None
-        if split == "train" and dataset.segment_duration is not None:
-            sampler = EpochSampler(len(dataset), shuffle=True, seed=self.seed)
+        if split == "train":
+            sampler = EpochSampler(len(dataset), shuffle=True, seed=self.seed,
+                                   offset=dataset.segment_duration is not None)
         return DataLoader(
             dataset, batch_size=self.batch_size, sampler=sampler, shuffle=False,
             num_workers=self.num_workers, collate_fn=collate, drop_last=split == "train",

@@ -185,5 +185,14 @@ def test_datamodule_splits_batches_and_epochs(folder):
     assert torch.equal(torch.cat(val), torch.cat([b[0] for b in dm.val_dataloader()]))
     gen_wav, gen_infos = next(iter(dm.generate_dataloader()))
     assert gen_wav.shape[-1] == 3 * SR  # whole files, padded to the longest
+    whole = AudioDataModule(train=folder, batch_size=3, music=False,
+                            dataset_kwargs={"sample_rate": SR, "channels": 1})
+    loader = whole.train_dataloader()  # whole files: same items, new order per epoch
+    orders = []
+    for epoch in range(4):
+        loader.sampler.set_epoch(epoch)
+        orders.append([i.meta.path for i in next(iter(loader))[1]])
+    assert all(sorted(o) == sorted(orders[0]) for o in orders)
+    assert len({tuple(o) for o in orders}) > 1
     with pytest.raises(ValueError, match="No manifest given for the 'valid' split"):
         AudioDataModule(train=folder).val_dataloader()
