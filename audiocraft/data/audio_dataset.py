@@ -28,7 +28,11 @@ from .manifest import AudioMeta, load_audio_meta
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["AudioDataset", "AudioMeta", "SegmentInfo"]
+__all__ = ["AudioDataset", "AudioMeta", "DatasetConfigError", "SegmentInfo"]
+
+
+class DatasetConfigError(ValueError):
+    """The dataset's settings cannot serve a file (not the file's fault): never skipped."""
 
 
 @dataclass
@@ -206,7 +210,10 @@ class AudioDataset(Dataset):
     ) -> tuple[torch.Tensor, SegmentInfo]:
         meta = self.meta[file_index]
         wav, sr = audio_read(meta.path, seek_time, duration, pad=False)
-        wav = convert_audio(wav, sr, self.sample_rate, self.channels)  # [C, T]
+        try:
+            wav = convert_audio(wav, sr, self.sample_rate, self.channels)  # [C, T]
+        except ValueError as err:
+            raise DatasetConfigError(f"{meta.path}: {err}") from err
         n_frames = wav.shape[-1]
         target = n_frames
         if duration > 0:
@@ -243,6 +250,8 @@ class AudioDataset(Dataset):
             try:
                 wav, info = self._read(file_index, seek, duration)
                 return wav, info, rng
+            except DatasetConfigError:
+                raise  # skipping cannot help: every file would fail the same way
             except Exception as err:  # a bad file must not stop training
                 last_err = err
                 self._record_failure(file_index, err)

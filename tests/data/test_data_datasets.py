@@ -116,6 +116,15 @@ def test_corrupt_file_is_skipped_counted_and_logged(folder, tmp_path, caplog):
     assert "broken.wav" in caplog.text and "Skipping unreadable file" in caplog.text
 
 
+def test_wrong_channel_count_is_an_error_not_a_skipped_file(folder, tmp_path):
+    stereo = audio_write(tmp_path / "stereo", torch.zeros(2, SR), SR, strategy="none")
+    ds = AudioDataset([AudioMeta(str(stereo), 1.0, SR)], segment_duration=0.5,
+                      sample_rate=SR, channels=3)
+    with pytest.raises(ValueError, match=r"stereo.wav.*2 channels to 3.*Downmix"):
+        ds[0]
+    assert ds.read_failures == 0
+
+
 def test_music_dataset_info_and_condition_attributes(folder):
     ds = MusicDataset.from_meta(folder, segment_duration=0.5, num_samples=4, sample_rate=SR)
     wav, info = ds[0]
