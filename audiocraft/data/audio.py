@@ -204,6 +204,7 @@ def audio_write(
     sample_rate: int,
     format: str = "wav",
     mp3_rate: int = 320,
+    ogg_rate: int | None = None,
     normalize: bool = True,
     strategy: str = "peak",
     peak_clip_headroom_db: float = 1.0,
@@ -217,6 +218,8 @@ def audio_write(
 ) -> Path:
     """Normalise and write ``wav [C, T]`` (or ``[T]`` for mono) to ``stem_name.format``.
 
+    ``mp3_rate`` is the mp3 bitrate in kbps; ``ogg_rate`` an approximate vorbis bitrate
+    in bits/s (None: libsndfile's default quality).
     ``strategy`` is one of peak|clip|rms|loudness|none (see
     :func:`~audiocraft.data.audio_utils.normalize_audio` for the headroom options).
     ``metadata`` is embedded as tags (title, artist, album, genre, date, comment; other
@@ -269,6 +272,10 @@ def audio_write(
                 # libsndfile picks a constant bitrate from a 0..1 compression level.
                 level = float(np.clip(1 - (mp3_rate - 32) / (320 - 32), 0, 1))
                 extra = {"compression_level": level, "bitrate_mode": "CONSTANT"}
+            elif format == "ogg" and ogg_rate is not None:
+                # Vorbis spans roughly 45 kbps (level 1) to 500 kbps (level 0).
+                level = float(np.clip(1 - (ogg_rate - 45_000) / (500_000 - 45_000), 0, 1))
+                extra = {"compression_level": level}
             with sf.SoundFile(
                 str(path), "w", sample_rate, channels, subtype, format=sf_format, **extra
             ) as f:

@@ -130,3 +130,13 @@ def test_bad_input_errors_name_the_file_and_the_fix(tmp_path):
         audio_write(tmp_path / "t_c", torch.zeros(100, 2), SR)
     with pytest.raises(ValueError, match="aiff.*wav.*flac.*ogg.*mp3.*m4a"):
         audio_write(tmp_path / "x", _tones(0.1), SR, format="aiff")
+
+
+def test_lossy_rates_change_the_file_size(tmp_path):
+    wav = 0.1 * torch.randn(1, 2 * SR, generator=torch.Generator().manual_seed(1))
+    small = audio_write(tmp_path / "lo", wav, SR, format="ogg", ogg_rate=48_000)
+    large = audio_write(tmp_path / "hi", wav, SR, format="ogg", ogg_rate=400_000)
+    assert small.stat().st_size < large.stat().st_size
+    small = audio_write(tmp_path / "lo", wav, SR, format="mp3", mp3_rate=64)
+    large = audio_write(tmp_path / "hi", wav, SR, format="mp3", mp3_rate=320)
+    assert small.stat().st_size < large.stat().st_size
