@@ -89,14 +89,19 @@ def main() -> None:
         timings: dict[str, list[float]] = {
             k: [] for k in ("enc_ours", "enc_hf", "dec_ours", "dec_hf", "stream")
         }
-        for _ in range(args.repeats):  # alternate, so load changes hit both alike
-            timings["enc_ours"].append(best_time(lambda: ours.encode(wav), 1))
-            timings["enc_hf"].append(best_time(lambda: hf.encode(wav, bandwidth=2.2), 1))
-            timings["dec_ours"].append(best_time(lambda: ours.decode(codes), 1))
-            timings["dec_hf"].append(best_time(lambda: hf.decode(hf_codes, [None]), 1))
-            timings["stream"].append(
-                best_time(lambda: sum(w.shape[-1] for w in ours.decode_stream(codes, 50)), 1)
-            )
+        runs = {
+            "enc_ours": lambda: ours.encode(wav),
+            "enc_hf": lambda: hf.encode(wav, bandwidth=2.2),
+            "dec_ours": lambda: ours.decode(codes),
+            "dec_hf": lambda: hf.decode(hf_codes, [None]),
+            "stream": lambda: sum(w.shape[-1] for w in ours.decode_stream(codes, 50)),
+        }
+        for repeat in range(
+            args.repeats
+        ):  # interleaved, order flipped each round: load hits both alike
+            order = list(runs) if repeat % 2 == 0 else list(reversed(runs))
+            for name in order:
+                timings[name].append(best_time(runs[name], 1))
         one_shot = ours.decode(codes)
         streamed = torch.cat(list(ours.decode_stream(codes, 50)), dim=-1)
     best = {k: min(v) for k, v in timings.items()}

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .conv import StreamableConv1d, StreamableConvTranspose1d
@@ -25,6 +26,19 @@ def _activation(name: str, params: dict[str, Any] | None) -> nn.Module:
             f"Unknown activation '{name}': give the name of a torch.nn module (e.g. 'ELU')."
         )
     return getattr(nn, name)(**(params or {}))
+
+
+def run_layers(layers: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+    """`layers(x)`, with ELUs after the first layer applied in place when no gradient is
+    recorded: their inputs are fresh intermediate tensors, and large activations cost
+    more to allocate than to compute."""
+    in_place = not torch.is_grad_enabled()
+    for i, layer in enumerate(layers):
+        if in_place and i > 0 and type(layer) is nn.ELU:
+            x = F.elu(x, layer.alpha, inplace=True)
+        else:
+            x = layer(x)
+    return x
 
 
 class SEANetResnetBlock(nn.Module):
@@ -74,7 +88,7 @@ class SEANetResnetBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # in place on the block's fresh output (conv backward does not need its output)
-        return self.block(x).add_(self.shortcut(x))
+        return run_layers(self.block, x).add_(self.shortcut(x))
 
     def stream(self) -> Stream:
         return AddStream(module_stream(self.shortcut), module_stream(self.block))
@@ -182,7 +196,7 @@ class SEANetEncoder(nn.Module):
         self.model = nn.Sequential(*model)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)
+        return run_layers(self.model, x)
 
     def stream(self) -> Stream:
         return module_stream(self.model)
@@ -291,7 +305,7 @@ class SEANetDecoder(nn.Module):
         self.model = nn.Sequential(*model)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.model(z)
+        return run_layers(self.model, z)
 
     def stream(self) -> Stream:
         return module_stream(self.model)
