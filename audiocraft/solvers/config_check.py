@@ -106,6 +106,11 @@ def validate_config(cfg: DictConfig) -> None:
 
 
 def _check_compression(cfg: DictConfig) -> None:
+    if str(_get(cfg, "trainer.precision")).startswith("16"):
+        raise ConfigError(
+            "`trainer.precision`: the compression solver steps two optimizers by hand and "
+            "does not support float16 loss scaling; use bf16-mixed or 32-true."
+        )
     weights = _get(cfg, "losses")
     for name, weight in weights.items():
         if name not in LOSSES and name not in ADVERSARIAL_TERMS:

@@ -52,6 +52,12 @@ def test_codec_then_lm_train_export_and_generate(make_cfg, tmp_path):
     wav = model.generate(["a calm piano piece"])
     assert wav.shape[:2] == (1, 1) and wav.shape[-1] > 0 and torch.isfinite(wav).all()
 
+    # Evaluation only (execute_only=valid): the run's last checkpoint, no training.
+    evaluated = run(make_cfg(
+        "musicgen/toy", f"compression_model_checkpoint={codec_file}", "transformer_lm.card=64",
+        "execute_only=valid", "generate.every=0", run_dir=tmp_path / "lm"))
+    assert evaluated.train_history == [] and "valid/ce" in evaluated.metrics
+
     # Fine-tuning starts from the exported weights: its first loss is the trained one.
     tuned = run(make_cfg(
         "musicgen/toy", f"compression_model_checkpoint={codec_file}", f"continue_from={export_dir}",

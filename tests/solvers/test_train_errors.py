@@ -55,6 +55,12 @@ def test_unknown_loss_name_is_named(make_cfg, monkeypatch):
         run(make_cfg("compression/toy", "+losses.foo=1.0"))
 
 
+def test_float16_compression_refused(make_cfg, monkeypatch):
+    _no_training(monkeypatch)
+    with pytest.raises(ConfigError, match="bf16-mixed"):
+        run(make_cfg("compression/toy", "trainer.precision=16-mixed"))
+
+
 def test_codec_cardinality_mismatch(make_cfg, monkeypatch):
     _no_training(monkeypatch)
     # The debug codec has 400 entries per codebook.
