@@ -274,7 +274,10 @@ def export(cfg: DictConfig, solver: Any, export_dir: Path) -> None:
         if cfg.solver == "compression":
             loaders.export_compression(module, export_dir / "compression_state_dict.bin")
         else:
-            loaders.export_lm(module, cfg, export_dir / "state_dict.bin")
+            # The model's own config describes its architecture (a fine-tuned model keeps
+            # the one it was loaded with); the run's config only for models without one.
+            model_cfg = getattr(module, "cfg", None) or cfg
+            loaders.export_lm(module, model_cfg, export_dir / "state_dict.bin")
             loaders.export_compression(solver.compression_model,
                                        export_dir / "compression_state_dict.bin")
     finally:
