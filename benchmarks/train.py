@@ -7,7 +7,7 @@ codebook + backward + AdamW step, as in `MusicGenSolver`, on random codes (the f
 codec's encode is left out: it is the same for every LM). A token is one code of one
 codebook. Measured side by side in one run: our LM in float32, the same LM under
 bfloat16 autocast (mixed precision), and transformers' `MusicgenForCausalLM` of the same
-size in float32; the ratios are printed.
+size in float32, timed in turns (medians); the ratios are printed.
 """
 
 from __future__ import annotations
@@ -26,13 +26,20 @@ from audiocraft.solvers.musicgen import masked_cross_entropy
 from audiocraft.train import CONFIG_DIR
 
 
-def _time(step: Callable[[], None], steps: int, warmup: int) -> float:
-    for _ in range(warmup):
-        step()
-    start = time.perf_counter()
+def _time_interleaved(variants: dict[str, Callable[[], None]], steps: int,
+                      warmup: int) -> dict[str, float]:
+    """Median seconds per step of each variant, timed in turns (one step of each, then
+    again), so that a change in machine load affects every variant alike."""
+    for step in variants.values():
+        for _ in range(warmup):
+            step()
+    times: dict[str, list[float]] = {name: [] for name in variants}
     for _ in range(steps):
-        step()
-    return (time.perf_counter() - start) / steps
+        for name, step in variants.items():
+            start = time.perf_counter()
+            step()
+            times[name].append(time.perf_counter() - start)
+    return {name: sorted(t)[len(t) // 2] for name, t in times.items()}
 
 
 def main() -> None:
@@ -40,7 +47,7 @@ def main() -> None:
     parser.add_argument("--recipe", default="musicgen/base")
     parser.add_argument("--batch", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=2.0)
-    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     args = parser.parse_args()
@@ -79,8 +86,7 @@ def main() -> None:
     print(f"recipe {args.recipe}: dim {dim}, {cfg.transformer_lm.num_layers} layers, "
           f"{n_params / 1e6:.1f}M parameters; batch {B} x {K} codebooks x {T} frames "
           f"= {tokens} tokens per step; {torch.get_num_threads()} threads")
-    results = {"ours float32": _time(ours(False), args.steps, args.warmup),
-               "ours bf16 autocast": _time(ours(True), args.steps, args.warmup)}
+    variants = {"ours float32": ours(False), "ours bf16 autocast": ours(True)}
 
     try:
         from transformers import MusicgenDecoderConfig, MusicgenForCausalLM
@@ -109,9 +115,9 @@ def main() -> None:
             torch.nn.utils.clip_grad_norm_(hf.parameters(), 1.0)
             hf_opt.step()
 
-        results["transformers MusicgenForCausalLM float32"] = _time(hf_step, args.steps,
-                                                                   args.warmup)
+        variants["transformers MusicgenForCausalLM float32"] = hf_step
 
+    results = _time_interleaved(variants, args.steps, args.warmup)
     base = results["ours float32"]
     for name, seconds in results.items():
         print(f"{name:42s} {seconds:7.3f} s/step  {tokens / seconds:9.1f} tokens/s  "

@@ -53,14 +53,12 @@ def masked_cross_entropy(logits: torch.Tensor, codes: torch.Tensor,
     logits [B, K, T, card], codes [B, K, T] long, mask [B, K, T] bool.
     """
     B, K, T, card = logits.shape
-    per_k = []
-    for k in range(K):
-        valid = mask[:, k]  # [B, T]
-        lk = logits[:, k][valid].float()  # [N, card]
-        tk = codes[:, k][valid]  # [N]
-        total = F.cross_entropy(lk, tk, reduction="sum")
-        per_k.append(total / valid.sum().clamp(min=1))
-    ce_k = torch.stack(per_k)  # [K]
+    # One pass over all positions (cheaper to differentiate than a gather per codebook);
+    # positions outside the mask hold NaN logits, replaced so they add exact zeros.
+    logits = torch.where(mask[..., None], logits.float(), 0.0)  # [B, K, T, card]
+    ce = F.cross_entropy(logits.reshape(-1, card), codes.reshape(-1), reduction="none")
+    ce = ce.view(B, K, T) * mask  # [B, K, T]
+    ce_k = ce.sum(dim=(0, 2)) / mask.sum(dim=(0, 2)).clamp(min=1)  # [K]
     return CrossEntropy(ce_k.mean(), ce_k)
 
 

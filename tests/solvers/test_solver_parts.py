@@ -144,3 +144,23 @@ def test_token_cache_write_flush_read(tmp_path):
         TokenCache(tmp_path / "tok", cardinality=8).lookup(infos)
     with pytest.raises(FileNotFoundError, match="cache.write"):
         TokenCache(tmp_path / "missing")
+
+
+def test_masked_cross_entropy_matches_per_codebook_reference():
+    from torch.nn import functional as F
+
+    from audiocraft.solvers.musicgen import masked_cross_entropy
+
+    B, K, T, card = 2, 3, 7, 11
+    logits = torch.randn(B, K, T, card)
+    codes = torch.randint(0, card, (B, K, T))
+    mask = torch.rand(B, K, T) > 0.3
+    logits[~mask] = float("nan")  # what compute_predictions puts at invalid positions
+    logits.requires_grad_(True)
+    out = masked_cross_entropy(logits, codes, mask)
+    for k in range(K):
+        valid = mask[:, k]
+        ref = F.cross_entropy(logits[:, k][valid], codes[:, k][valid])
+        assert torch.allclose(out.ce_per_codebook[k], ref, atol=1e-6)
+    out.ce.backward()
+    assert torch.isfinite(logits.grad).all() and (logits.grad[~mask] == 0).all()
