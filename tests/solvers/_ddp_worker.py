@@ -1,4 +1,4 @@
-"""Run one training from Hydra overrides and save this rank's LM weights.
+"""Run one training from Hydra overrides and save this rank's trained weights.
 
 Used by test_train_ddp.py as a subprocess; Lightning's DDP launcher re-executes this
 same script for the other ranks (LOCAL_RANK set in their environment).
@@ -19,5 +19,5 @@ if __name__ == "__main__":
         cfg = compose("config", overrides=sys.argv[2:])
     result = run(cfg)
     rank = int(os.environ.get("LOCAL_RANK", "0"))
-    state = {k: v.detach().cpu() for k, v in result.solver.lm.state_dict().items()}
+    state = {k: v.detach().cpu() for k, v in result.solver.trained_module().state_dict().items()}
     torch.save(state, out / f"rank{rank}.pt")

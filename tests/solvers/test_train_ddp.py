@@ -47,3 +47,19 @@ def test_ddp_two_processes_match_single_process(synthetic_root, tmp_path, fast_o
         assert torch.equal(rank0[k], rank1[k]), f"ranks diverged on {k}"
         assert torch.allclose(rank0[k], single[k], atol=2e-5, rtol=1e-4), (
             k, (rank0[k] - single[k]).abs().max())
+
+
+@pytest.mark.slow
+def test_ddp_codec_training_keeps_ranks_identical(synthetic_root, tmp_path, fast_overrides):
+    out = tmp_path / "codec"
+    out.mkdir()
+    args = ["solver=compression/toy", *fast_overrides, f"synthetic.root={synthetic_root}",
+            f"run_dir={out}", "optim.epochs=1", "optim.updates_per_epoch=3",
+            "checkpoint.export=false", "trainer=ddp_cpu", "dataset.batch_size=2"]
+    proc = subprocess.run([sys.executable, str(WORKER), str(out), *args],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rank0 = torch.load(out / "rank0.pt")
+    rank1 = torch.load(out / "rank1.pt")
+    for k in rank0:  # weights, and the quantizer's codebooks (kept in sync across ranks)
+        assert torch.equal(rank0[k], rank1[k]), f"ranks diverged on {k}"
