@@ -16,15 +16,17 @@ import argparse
 import tempfile
 import time
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from transformers import EncodecConfig
 from transformers import EncodecModel as HFEncodecModel
 
+from audiocraft.models.encodec import CompressionModel
 from audiocraft.models.loaders import load_compression_model
 
 
-def build_pair(pad_mode: str) -> tuple[torch.nn.Module, HFEncodecModel]:
+def build_pair(pad_mode: str) -> tuple[CompressionModel, Any]:
     """transformers' model with the facebook/encodec_32khz config and random weights
     (codebooks filled with random vectors, else every code is 0), and ours loaded from it."""
     torch.manual_seed(0)
@@ -45,7 +47,7 @@ def build_pair(pad_mode: str) -> tuple[torch.nn.Module, HFEncodecModel]:
         chunk_length_s=None,
         overlap=None,
     )
-    hf = HFEncodecModel(cfg).eval()
+    hf: Any = HFEncodecModel(cfg).eval()
     with torch.no_grad():
         residual = hf.encoder(torch.randn(1, 1, 32000))  # [1, 128, 50]
         for layer in hf.quantizer.layers:
