@@ -320,7 +320,10 @@ class EncodecModel(CompressionModel):
         return self.quantizer.decode(codes)
 
     def decode(self, codes: torch.Tensor, scale: torch.Tensor | None = None) -> torch.Tensor:
-        return self.postprocess(self.decoder(self.decode_latent(codes)), scale)
+        latent = self.decode_latent(codes)  # [B, D, T_f]
+        if codes.shape[-1] == 0:  # no frames: no audio (padding rules need a signal)
+            return latent.new_zeros(codes.shape[0], self.channels, 0)
+        return self.postprocess(self.decoder(latent), scale)
 
     def stream_decoder(self, scale: torch.Tensor | None = None) -> CodecStreamDecoder:
         return CodecStreamDecoder(self, scale)

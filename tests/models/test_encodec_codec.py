@@ -92,6 +92,7 @@ def test_bad_inputs_raise_clear_errors(fixture_model):
         model.decode(torch.full((1, 4, 3), -1))
     with pytest.raises(ValueError, match="integers"):
         model.decode(torch.zeros(1, 4, 3))
+    assert model.decode(torch.zeros(2, 4, 0, dtype=torch.long)).shape == (2, 1, 0)
     with pytest.raises(ValueError, match="1 <= K <= 4"):
         model.decode(torch.zeros(1, 5, 3, dtype=torch.long))
 
