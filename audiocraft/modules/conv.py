@@ -13,6 +13,8 @@ Weight normalisation keeps the checkpoint layout of the reference (`weight_g`,
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -90,6 +92,35 @@ def current_weight(module: nn.Module) -> torch.Tensor:
     return weight
 
 
+@dataclass
+class PhaseKernel:
+    """A transposed-conv weight `[C_in, C_out, K]` (K a multiple of the stride) rearranged
+    as a regular conv kernel `[C_out * stride, C_in, K / stride]` (see `conv_transpose1d`)."""
+
+    taps: torch.Tensor
+    bias: torch.Tensor | None
+    c_out: int
+    stride: int
+
+    @classmethod
+    def make(cls, weight: torch.Tensor, bias: torch.Tensor | None, stride: int) -> PhaseKernel:
+        c_in, c_out, kernel = weight.shape
+        m = kernel // stride
+        # out[c, t * s + r] = sum_{i, j} x[i, t - j] * w[i, c, j * s + r]: a conv with m
+        # taps (flipped) whose output channel (c, r) is phase r of output channel c.
+        taps = weight.view(c_in, c_out, m, stride).permute(1, 3, 0, 2).flip(-1)
+        phase_bias = None if bias is None else bias.repeat_interleave(stride)
+        return cls(taps.reshape(c_out * stride, c_in, m), phase_bias, c_out, stride)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """`x [B, C_in, T]` -> `[B, C_out, (T - 1) * stride + K]`."""
+        m = self.taps.shape[-1]
+        phases = F.conv1d(x, self.taps, self.bias, padding=m - 1)  # [B, C_out * s, T + m - 1]
+        B, _, frames = phases.shape
+        out = phases.view(B, self.c_out, self.stride, frames).transpose(2, 3)
+        return out.reshape(B, self.c_out, frames * self.stride)
+
+
 def conv_transpose1d(
     x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, stride: int
 ) -> torch.Tensor:
@@ -103,18 +134,9 @@ def conv_transpose1d(
     Returns:
         `[B, C_out, (T - 1) * stride + K]`.
     """
-    c_in, c_out, kernel = weight.shape
-    if kernel % stride or x.dim() != 3:
+    if weight.shape[-1] % stride or x.dim() != 3:
         return F.conv_transpose1d(x, weight, bias, stride=stride)
-    m = kernel // stride
-    # out[c, t * s + r] = sum_{i, j} x[i, t - j] * w[i, c, j * s + r]: a conv with m taps
-    # (flipped) whose output channel (c, r) is phase r of output channel c.
-    taps = weight.view(c_in, c_out, m, stride).permute(1, 3, 0, 2).flip(-1)
-    phase_bias = None if bias is None else bias.repeat_interleave(stride)
-    taps = taps.reshape(c_out * stride, c_in, m)
-    phases = F.conv1d(x, taps, phase_bias, padding=m - 1)  # [B, C_out * s, T + m - 1]
-    B, _, frames = phases.shape
-    return phases.view(B, c_out, stride, frames).transpose(2, 3).reshape(B, c_out, frames * stride)
+    return PhaseKernel.make(weight, bias, stride)(x)
 
 
 def _check_norm(norm: str) -> None:
@@ -253,6 +275,8 @@ class _Conv1dStream(Stream):
                 "time_group_norm normalises over the whole signal: not streamable."
             )
         self.m = module
+        # Weights are read once, when the stream starts (weight norm is not recomputed per chunk).
+        self.weight = current_weight(module.conv.conv).detach()
         self.kernel = module.effective_kernel_size
         self.stride = module.stride
         self.left, self.right = module.paddings()
@@ -265,7 +289,8 @@ class _Conv1dStream(Stream):
         self.total = 0
 
     def _conv(self, x: torch.Tensor) -> torch.Tensor:
-        return self.m.conv(x)
+        conv = self.m.conv.conv
+        return F.conv1d(x, self.weight, conv.bias, conv.stride, 0, conv.dilation, conv.groups)
 
     def _emit(self) -> torch.Tensor | None:
         assert self.pending is not None
@@ -376,6 +401,13 @@ class _ConvTr1dStream(Stream):
         self.overlap = convtr.kernel_size[0] - self.stride
         self.left_to_drop, self.right = module.trims()
         self.partial: torch.Tensor | None = None  # [B, C_out, overlap], without bias
+        # Weights are read once, when the stream starts.
+        weight, stride = current_weight(convtr).detach(), self.stride
+        self.kernel: Callable[[torch.Tensor], torch.Tensor] = (
+            PhaseKernel.make(weight, None, stride)
+            if weight.shape[-1] % stride == 0
+            else lambda x: F.conv_transpose1d(x, weight, None, stride=stride)
+        )
 
     def _bias(self, y: torch.Tensor) -> torch.Tensor:
         bias = self.m.convtr.convtr.bias
@@ -389,8 +421,7 @@ class _ConvTr1dStream(Stream):
         return y if y.shape[-1] else None
 
     def step(self, x: torch.Tensor) -> torch.Tensor | None:
-        convtr = self.m.convtr.convtr
-        y = conv_transpose1d(x, current_weight(convtr), None, self.stride)  # [B, C, (t-1)*s + k]
+        y = self.kernel(x)  # [B, C, (t - 1) * s + k], without bias
         if self.partial is not None:
             y[..., : self.overlap] += self.partial
         cut = x.shape[-1] * self.stride
