@@ -41,8 +41,9 @@ class CompressionModel(ABC, nn.Module):
     The concatenation of all returned pieces equals `model.decode(codes)` (within float
     rounding, ~1e-6): exactly `T_f * hop_length` samples. Each `decode` returns audio up to
     a small look-ahead (a few frames) behind the codes given so far; `flush` returns the
-    rest. Streaming runs without gradients. `model.decode_stream(codes, chunk_frames)`
-    is the same as a generator.
+    rest. Streaming runs without gradients, with the weights as they are when the
+    decoder is created. `model.decode_stream(codes, chunk_frames)` is the same as a
+    generator.
     """
 
     cfg: Any = None  # the config it was built from (set by builders, stored on export)
