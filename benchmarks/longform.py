@@ -5,9 +5,9 @@ One model (random weights, seed 0): the 32 kHz music codec (64 filters, ratios 8
 4 layers, 8 heads, delay pattern, lookup-table text conditioner, guidance coef 3), with a
 window of WINDOW s and a stride of STRIDE s. For 1, 2, 5 and 10 windows it measures, each
 in a fresh process (so peak memory is that run's own): wall seconds per generated second
-and the peak resident memory (ru_maxrss), total and above the process's footprint after
-loading and a warm-up. Everything runs side by side in one invocation and prints the
-ratios to the 1-window run.
+(and CPU seconds, steadier on a shared machine) and the peak resident memory
+(ru_maxrss), total and above the footprint after loading and a warm-up. Everything runs
+side by side in one invocation and prints the ratios to the 1-window run.
 
 Goals: per-second cost flat (at most 1.1 x WINDOW/STRIDE x the 1-window cost: every
 later window adds STRIDE s of audio for at most a window's work) and peak memory within
@@ -75,12 +75,12 @@ def child(windows: int, threads: int) -> None:
     model.generate(["warm up"], seed=0)
     baseline = peak_rss_mb()
     model.set_generation_params(duration=duration, extend_stride=STRIDE)
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     wav = model.generate(["an upbeat synth tune with drums"], seed=0)
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - start_cpu
     assert wav.shape[-1] == int(duration * model.sample_rate)
     print(json.dumps({"windows": windows, "duration": duration, "seconds": elapsed,
-                      "peak_mb": peak_rss_mb(), "baseline_mb": baseline}))
+                      "cpu_seconds": cpu, "peak_mb": peak_rss_mb(), "baseline_mb": baseline}))
 
 
 def main() -> None:
@@ -94,8 +94,8 @@ def main() -> None:
         child(args.child, args.threads)
         return
     print(f"window {WINDOW} s, stride {STRIDE} s, torch threads {args.threads}; one fresh "
-          f"process per run, {args.repeats} rounds over all durations (fastest time and "
-          f"median peak per duration: the CPU is shared)")
+          f"process per run, {args.repeats} rounds over all durations (fastest times and "
+          f"median peak per duration: the CPU is shared, so CPU time is the steadier figure)")
     runs: dict[int, list[dict]] = {windows: [] for windows in args.windows}
     for _ in range(args.repeats):
         for windows in args.windows:
@@ -105,25 +105,31 @@ def main() -> None:
             runs[windows].append(json.loads(out.stdout.strip().splitlines()[-1]))
     rows = []
     for windows in args.windows:
-        fastest = min(runs[windows], key=lambda run: run["seconds"])
         peaks = sorted(runs[windows], key=lambda run: run["peak_mb"])
         middle = peaks[len(peaks) // 2]
-        row = {**fastest, "peak_mb": middle["peak_mb"], "baseline_mb": middle["baseline_mb"]}
+        row = {"windows": windows, "duration": runs[windows][0]["duration"],
+               "seconds": min(run["seconds"] for run in runs[windows]),
+               "cpu_seconds": min(run["cpu_seconds"] for run in runs[windows]),
+               "peak_mb": middle["peak_mb"], "baseline_mb": middle["baseline_mb"]}
         rows.append(row)
         print(f"  {windows:2d} windows ({row['duration']:5.1f} s): "
-              f"{row['seconds'] / row['duration']:.3f} s per generated s, "
+              f"{row['seconds'] / row['duration']:.3f} wall s and "
+              f"{row['cpu_seconds'] / row['duration']:.3f} CPU s per generated s, "
               f"peak {row['peak_mb']:.0f} MB ({row['peak_mb'] - row['baseline_mb']:+.0f} MB "
               f"over the {row['baseline_mb']:.0f} MB after warm-up)", flush=True)
     first = rows[0]
     unit = first["seconds"] / first["duration"]
+    cpu_unit = first["cpu_seconds"] / first["duration"]
     bound = WINDOW / STRIDE
     print(f"\nratios to the {first['windows']}-window run (cost goal: <= 1.1 x "
           f"window/stride = {1.1 * bound:.2f}; memory goal: <= 1.10)")
     for row in rows:
         cost = row["seconds"] / row["duration"] / unit
+        cpu_cost = row["cpu_seconds"] / row["duration"] / cpu_unit
         memory = row["peak_mb"] / first["peak_mb"]
-        print(f"  {row['windows']:2d} windows: cost per second x{cost:.2f} "
-              f"({cost / bound:.2f} of window/stride), peak memory x{memory:.3f}")
+        print(f"  {row['windows']:2d} windows: cost per second x{cost:.2f} wall, "
+              f"x{cpu_cost:.2f} CPU ({cpu_cost / bound:.2f} of window/stride), "
+              f"peak memory x{memory:.3f}")
 
 
 if __name__ == "__main__":
