@@ -14,6 +14,7 @@ import functools
 import logging
 import os
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,7 +59,15 @@ def ensure_synthetic_data(cfg: DictConfig) -> None:
 
     for split in ("train", "valid"):
         out = Path(synth.root) / split
-        if not (out / "data.jsonl").exists():
+        manifest = out / "data.jsonl"
+        if int(os.environ.get("LOCAL_RANK", "0")) > 0:
+            # Under torchrun every process starts at once: the first one of the machine
+            # renders (the manifest is written last), the others wait for it.
+            deadline = time.monotonic() + 3600
+            while not manifest.exists() and time.monotonic() < deadline:
+                time.sleep(2)
+            continue
+        if not manifest.exists():
             logger.info("Rendering %d synthetic pieces into %s", synth[split].num, out)
             write_dataset(out, num=synth[split].num, duration=synth.duration,
                           seed=synth[split].seed, sample_rate=synth.sample_rate,
