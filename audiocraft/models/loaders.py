@@ -16,16 +16,13 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import safetensors
 import safetensors.torch
 import torch
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from ..modules.conv import StreamableConvTranspose1d
 from . import builders
-from .builders import dict_from_config
 from .encodec import CompressionModel, EncodecModel
 
 # ---- shared: resolving names and paths ----
@@ -227,10 +224,7 @@ def read_hf_state_dict(folder: str | os.PathLike) -> dict[str, torch.Tensor]:
 # ---- compression model ----
 
 COMPRESSION_HUB_FILE = "compression_state_dict.bin"
-_HF_WEIGHT_RENAMES = {
-    "parametrizations.weight.original0": "weight_g",
-    "parametrizations.weight.original1": "weight_v",
-}
+
 
 
 def load_compression_model_ckpt(name_or_path: str | os.PathLike) -> dict[str, Any]:
@@ -320,121 +314,12 @@ def _load_state(model: nn.Module, state: dict[str, torch.Tensor], source: str) -
     model.load_state_dict(state)
 
 
-# transformers' EncodecConfig defaults, for config.json files written without some keys.
-_HF_ENCODEC_DEFAULTS: dict[str, Any] = {
-    "audio_channels": 1, "sampling_rate": 24000, "hidden_size": 128, "num_filters": 32,
-    "num_residual_layers": 1, "upsampling_ratios": [8, 5, 4, 2], "norm_type": "weight_norm",
-    "kernel_size": 7, "last_kernel_size": 7, "residual_kernel_size": 3, "dilation_growth_rate": 2,
-    "use_causal_conv": True, "pad_mode": "reflect", "compress": 2, "num_lstm_layers": 2,
-    "trim_right_ratio": 1.0, "codebook_size": 1024, "codebook_dim": None,
-    "use_conv_shortcut": True, "normalize": False, "chunk_length_s": None,
-    "target_bandwidths": [1.5, 3.0, 6.0, 12.0, 24.0],
-}  # fmt: skip
-
-
-def hf_encodec_to_cfg(hf: dict[str, Any]) -> DictConfig:
-    """A transformers `EncodecConfig` dict -> our config (xp.cfg layout)."""
-    given = {k: v for k, v in hf.items() if v is not None or k == "chunk_length_s"}
-    hf = {**_HF_ENCODEC_DEFAULTS, **given}
-    if hf["codebook_dim"] is None:
-        hf["codebook_dim"] = hf["hidden_size"]
-    if hf.get("chunk_length_s") is not None:
-        raise CheckpointError(
-            "Chunked EnCodec models (chunk_length_s set, e.g. 48 kHz) are not supported."
-        )
-    if hf.get("codebook_dim", hf["hidden_size"]) != hf["hidden_size"]:
-        raise CheckpointError("EnCodec configs with codebook_dim != hidden_size are not supported.")
-    bins = int(hf.get("codebook_size", 1024))
-    sample_rate = int(hf["sampling_rate"])
-    hop = int(np.prod(hf["upsampling_ratios"]))
-    frame_rate = math.ceil(sample_rate / hop)
-    bandwidth = max(hf.get("target_bandwidths") or [1.5])
-    n_q = int(1000 * bandwidth // (frame_rate * 10))  # codebooks stored: the rule transformers uses
-    return OmegaConf.create(
-        {
-            "compression_model": "encodec",
-            "sample_rate": sample_rate,
-            "channels": int(hf["audio_channels"]),
-            "encodec": {
-                "autoencoder": "seanet",
-                "quantizer": "rvq",
-                "sample_rate": sample_rate,
-                "channels": int(hf["audio_channels"]),
-                "causal": bool(hf["use_causal_conv"]),
-                "renormalize": bool(hf.get("normalize", False)),
-            },
-            "seanet": {
-                "dimension": int(hf["hidden_size"]),
-                "channels": int(hf["audio_channels"]),
-                "causal": bool(hf["use_causal_conv"]),
-                "n_filters": int(hf["num_filters"]),
-                "n_residual_layers": int(hf["num_residual_layers"]),
-                "ratios": list(hf["upsampling_ratios"]),
-                "activation": "ELU",
-                "activation_params": {"alpha": 1.0},
-                "norm": hf["norm_type"],
-                "kernel_size": int(hf["kernel_size"]),
-                "residual_kernel_size": int(hf["residual_kernel_size"]),
-                "last_kernel_size": int(hf["last_kernel_size"]),
-                "dilation_base": int(hf["dilation_growth_rate"]),
-                "pad_mode": hf["pad_mode"],
-                "true_skip": not hf["use_conv_shortcut"],
-                "compress": int(hf["compress"]),
-                "lstm": int(hf["num_lstm_layers"]),
-                "disable_norm_outer_blocks": 0,
-                "encoder": {},
-                "decoder": {"trim_right_ratio": float(hf.get("trim_right_ratio", 1.0))},
-            },
-            "rvq": {
-                "n_q": n_q,
-                "bins": bins,
-                "q_dropout": False,
-                "decay": 0.99,
-                "kmeans_init": True,
-                "kmeans_iters": 50,
-                "threshold_ema_dead_code": 2,
-            },
-        }
-    )
-
-
-def _hf_key_to_ours(key: str, model: EncodecModel) -> str:
-    for old, new in _HF_WEIGHT_RENAMES.items():
-        key = key.replace(old, new)
-    match = re.fullmatch(r"quantizer\.layers\.(\d+)\.codebook\.(\w+)", key)
-    if match:
-        return f"quantizer.vq.layers.{match[1]}._codebook.{match[2]}"
-    match = re.fullmatch(
-        r"(encoder|decoder)\.layers\.(\d+)\.((?:block\.\d+\.|shortcut\.)?)(conv|norm|lstm)\.(.+)",
-        key,
-    )
-    if not match:
-        raise CheckpointError(f"Unexpected key in the transformers EnCodec weights: {key}")
-    side, index, sub, kind, rest = match.groups()
-    path = f"{side}.model.{index}.{sub}"
-    if kind == "lstm":
-        return f"{path}lstm.{rest}"
-    module = model.get_submodule(path.rstrip("."))
-    inner = "convtr" if isinstance(module, StreamableConvTranspose1d) else "conv"
-    return f"{path}{inner}.{inner if kind == 'conv' else 'norm'}.{rest}"
-
-
-def _our_key_to_hf(key: str) -> str:
-    key = re.sub(
-        r"^quantizer\.vq\.layers\.(\d+)\._codebook\.", r"quantizer.layers.\1.codebook.", key
-    )
-    key = re.sub(r"^(encoder|decoder)\.model\.", r"\1.layers.", key)
-    key = re.sub(r"\.(conv|convtr)\.(conv|convtr)\.", ".conv.", key)
-    key = re.sub(r"\.(conv|convtr)\.norm\.", ".norm.", key)
-    for hf_name, ours in _HF_WEIGHT_RENAMES.items():
-        key = re.sub(rf"\.{ours}$", f".{hf_name}", key)
-    return key
-
-
 def load_hf_encodec(folder: str | os.PathLike) -> EncodecModel:
     """Our `EncodecModel` from a transformers folder: an EnCodec model (`model_type: encodec`)
     or a MusicGen model, whose `audio_encoder` sub-config and `audio_encoder.*` weights hold
     the codec. Eval mode, CPU."""
+    from .hf_encodec import hf_encodec_to_cfg, hf_key_to_ours
+
     hf = read_hf_config(folder)
     prefix = ""
     if hf.get("model_type") != "encodec":
@@ -452,7 +337,7 @@ def load_hf_encodec(folder: str | os.PathLike) -> EncodecModel:
         cfg.rvq.n_q = n_layers
     model = builders.get_compression_model(cfg)
     assert isinstance(model, EncodecModel)
-    state = {_hf_key_to_ours(k, model): v for k, v in hf_state.items()}
+    state = {hf_key_to_ours(k, model): v for k, v in hf_state.items()}
     _load_state(model, state, str(folder))
     # transformers encodes at the first target bandwidth by default: use as many codebooks
     frame_rate = math.ceil(model.sample_rate / model.hop_length)
@@ -490,17 +375,6 @@ def export_compression(
     return path
 
 
-def _hf_bandwidths(n_use: int, n_total: int, bins: int, frame_rate: int) -> list[float]:
-    """transformers encodes with floor(bw / (log2(bins) * frame_rate)) codebooks at a
-    bandwidth bw, and stores int(bw_max / (10 * frame_rate)) of them: list bandwidths that
-    use `n_use` by default and store `n_total`."""
-    use = n_use * math.log2(bins) * frame_rate / 1000
-    bandwidths = [use]
-    if int(1000 * use // (frame_rate * 10)) < n_total:
-        bandwidths.append(max(use, n_total * frame_rate * 10 / 1000) + 1e-6)
-    return bandwidths
-
-
 def export_compression_hf(model: EncodecModel, folder: str | os.PathLike) -> Path:
     """Write a transformers EnCodec folder (`config.json` + `model.safetensors`) that
     `transformers.EncodecModel.from_pretrained` and `load_compression_model` read."""
@@ -508,52 +382,14 @@ def export_compression_hf(model: EncodecModel, folder: str | os.PathLike) -> Pat
         raise ValueError(
             "Only a mono/stereo EncodecModel (not an interleaved wrapper) exports to transformers."
         )
-    cfg = _model_cfg(model)
-    seanet = dict_from_config(cfg.seanet)
-    decoder = {**seanet, **(seanet.get("decoder") or {})}
-    if seanet.get("disable_norm_outer_blocks", 0) or seanet.get("activation", "ELU") != "ELU":
-        raise ValueError("transformers' EnCodec needs ELU and normalisation on every block.")
-    if decoder.get("final_activation") is not None:
-        raise ValueError("transformers' EnCodec has no final activation.")
-    if not seanet.get("lstm"):
-        raise ValueError("transformers' EnCodec always has an LSTM (seanet.lstm >= 1).")
-    frame_rate = math.ceil(model.frame_rate)
-    hf = {
-        "architectures": ["EncodecModel"],
-        "model_type": "encodec",
-        "audio_channels": model.channels,
-        "sampling_rate": model.sample_rate,
-        "chunk_length_s": None,
-        "overlap": None,
-        "codebook_size": model.cardinality,
-        "codebook_dim": seanet["dimension"],
-        "hidden_size": seanet["dimension"],
-        "num_filters": seanet["n_filters"],
-        "num_residual_layers": seanet.get("n_residual_layers", 3),
-        "upsampling_ratios": seanet["ratios"],
-        "norm_type": seanet.get("norm", "none"),
-        "kernel_size": seanet.get("kernel_size", 7),
-        "last_kernel_size": seanet.get("last_kernel_size", 7),
-        "residual_kernel_size": seanet.get("residual_kernel_size", 3),
-        "dilation_growth_rate": seanet.get("dilation_base", 2),
-        "use_causal_conv": bool(model.causal),
-        "pad_mode": seanet.get("pad_mode", "reflect"),
-        "compress": seanet.get("compress", 2),
-        "num_lstm_layers": seanet["lstm"],
-        "trim_right_ratio": decoder.get("trim_right_ratio", 1.0),
-        "use_conv_shortcut": not seanet.get("true_skip", True),
-        "normalize": bool(model.renormalize),
-        "target_bandwidths": _hf_bandwidths(
-            model.num_codebooks, model.total_codebooks, model.cardinality, frame_rate
-        ),
-    }
-    if hf["norm_type"] not in ("weight_norm", "time_group_norm"):
-        raise ValueError("transformers' EnCodec needs norm 'weight_norm' or 'time_group_norm'.")
+    from .hf_encodec import encodec_to_hf_config, our_key_to_hf
+
+    hf = encodec_to_hf_config(model, _model_cfg(model))
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.json").write_text(json.dumps(hf, indent=2))
     state = {
-        _our_key_to_hf(k): v.detach().cpu().contiguous() for k, v in model.state_dict().items()
+        our_key_to_hf(k): v.detach().cpu().contiguous() for k, v in model.state_dict().items()
     }
     safetensors.torch.save_file(state, str(folder / "model.safetensors"), metadata={"format": "pt"})
     return folder
