@@ -21,16 +21,6 @@ from audiocraft.modules.patterns import (
     UnrolledPatternProvider,
 )
 
-
-@pytest.fixture(autouse=True)
-def _single_thread():
-    """Tiny tensors: one thread avoids thread hand-off costs on a shared, busy CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 CONFIG_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "config")
 
 

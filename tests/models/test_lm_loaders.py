@@ -18,16 +18,6 @@ from audiocraft.models.loaders import (
 )
 from audiocraft.modules.conditioners import ConditioningAttributes
 
-
-@pytest.fixture(autouse=True)
-def _single_thread():
-    """Tiny tensors: one thread avoids thread hand-off costs on a shared, busy CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 HUB_FILE = os.path.join(FIXTURE_DIR, "state_dict.bin")
 
 

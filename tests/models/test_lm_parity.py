@@ -7,16 +7,6 @@ from lm_fixture_utils import fixture_lm, load_reference
 
 from audiocraft.modules.conditioners import ConditioningAttributes
 
-
-@pytest.fixture(autouse=True)
-def _single_thread():
-    """Tiny tensors: one thread avoids thread hand-off costs on a shared, busy CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 ATOL = 1e-4
 
 

@@ -7,15 +7,6 @@ from audiocraft.modules.activations import get_activation_fn
 from audiocraft.modules.transformer import KVCache, StreamingTransformer, create_sin_embedding
 
 
-@pytest.fixture(autouse=True)
-def _single_thread():
-    """Tiny tensors: one thread avoids thread hand-off costs on a shared, busy CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def make(**kwargs):
     args = dict(d_model=16, num_heads=2, num_layers=2, dim_feedforward=32, causal=True)
     args.update(kwargs)
