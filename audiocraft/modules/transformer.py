@@ -181,10 +181,8 @@ class MultiheadAttention(nn.Module):
         B, T, _ = x.shape
         return x.view(B, T, heads, self.head_dim).transpose(1, 2)  # [B, heads, T, Dh]
 
-    def _keys_values(self, src: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        D, Dkv = self.dim, self.kv_dim
-        k = self._project(src, slice(D, D + Dkv))  # [B, Tk, Dkv]
-        v = self._project(src, slice(D + Dkv, D + 2 * Dkv))
+    def _keys_values(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Projected keys and values [B, Tk, Dkv] -> heads [B, H_kv, Tk, Dh] each."""
         if self.k_layer_norm is not None:
             k = self.k_layer_norm(k)
         heads = self.num_heads // self.kv_repeat
@@ -204,7 +202,13 @@ class MultiheadAttention(nn.Module):
             [B, T, D].
         """
         B, T, D = x.shape
-        q = self._project(x, slice(0, D))  # [B, T, D]
+        if self.cross_attention:
+            q = self._project(x, slice(0, D))  # [B, T, D]
+        else:
+            # One matmul over the whole projection: slicing the weight three times would
+            # also cost three full-size zero-filled weight gradients in training.
+            qkv = F.linear(x, self.in_proj_weight, self.in_proj_bias)  # [B, T, D + 2 Dkv]
+            q, k_new, v_new = qkv.split([D, self.kv_dim, self.kv_dim], dim=-1)
         if self.q_layer_norm is not None:
             q = self.q_layer_norm(q)
         q = self._heads(q, self.num_heads)  # [B, H, T, Dh]
@@ -213,7 +217,7 @@ class MultiheadAttention(nn.Module):
         if self.cross_attention:
             k, v, mask = self._cross_keys_values(source, key_padding_mask, cache)
         else:
-            k, v = self._keys_values(x)  # [B, H_kv, T, Dh]
+            k, v = self._keys_values(k_new, v_new)  # [B, H_kv, T, Dh]
             if self.rope is not None:
                 q, k = self.rope.rotate(q, offset), self.rope.rotate(k, offset)
             if cache is not None:
@@ -244,7 +248,9 @@ class MultiheadAttention(nn.Module):
             return cache.cross_keys, cache.cross_values, cache.cross_mask
         if source is None:
             raise ValueError("Cross-attention needs a source (the cross-attention conditions).")
-        k, v = self._keys_values(source)  # [B, H_kv, Tk, Dh]
+        D, Dkv = self.dim, self.kv_dim
+        k, v = self._project(source, slice(D, D + 2 * Dkv)).split([Dkv, Dkv], dim=-1)
+        k, v = self._keys_values(k, v)  # [B, H_kv, Tk, Dh]
         mask = None
         if key_padding_mask is not None:
             # Additive float mask with the dtype's minimum rather than -inf: a fully masked

@@ -189,9 +189,9 @@ def test_cross_attention_keys_values_computed_once_per_pass(two_step_cfg):
     for layer in model.transformer.layers:
         original = layer.cross_attention._keys_values
 
-        def counting(src, _original=original):
-            calls.append(src.shape[0])
-            return _original(src)
+        def counting(k, v, _original=original):
+            calls.append(k.shape[0])
+            return _original(k, v)
 
         layer.cross_attention._keys_values = counting
     model.generate(None, attrs("a", "b"), max_gen_len=10, use_sampling=False,
