@@ -32,6 +32,10 @@ setup(
             "ipykernel>=6",
         ],
         "app": ["gradio>=4"],
+        # Metric backbones that transformers does not provide: VGGish (PyTorch port) for
+        # FAD. CLAP and audio classifiers come through transformers itself. Their weights
+        # are read from local files, never downloaded at run time.
+        "metrics": ["torchvggish>=0.2"],
         "wandb": ["wandb>=0.16"],
     },
     entry_points={"console_scripts": ["audiocraft=audiocraft.cli:main"]},
