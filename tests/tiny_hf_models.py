@@ -6,6 +6,7 @@ import io
 import json
 import random
 from pathlib import Path
+from typing import Any
 
 WORDS = ("calm piano rock guitar solo jazz drums fast slow happy sad electronic bass synth "
          "melody with and a the of").split()
@@ -50,19 +51,21 @@ def save_tiny_t5(folder: Path, d_model: int = 16) -> Path:
 
 
 def tiny_musicgen_config(melody: bool = False, card: int = 64, dim: int = 32, n_q: int = 4,
-                         chroma_length: int = 8):
+                         chroma_length: int = 8, stereo: bool = False):
     """A tiny transformers MusicGen (or MusicGen-Melody) config: T5 d_model 16, decoder dim
     32, 2 layers, 4 heads, 4 codebooks of `card` entries, a small 32 kHz EnCodec (1.2 kbps:
-    4 codebooks of 64 entries at 50 Hz)."""
+    4 codebooks of 64 entries at 50 Hz). `stereo`: decoder audio_channels 2 and 2 x n_q
+    codebooks (left/right of the same mono EnCodec), as in facebook/musicgen-stereo-*."""
     from transformers import EncodecConfig
 
     encodec = EncodecConfig(target_bandwidths=[1.2], sampling_rate=32000, audio_channels=1,
                             num_filters=4, hidden_size=32, upsampling_ratios=[8, 5, 4, 4],
                             codebook_size=card, num_lstm_layers=1, codebook_dim=32)
-    decoder = dict(vocab_size=card, max_position_embeddings=256, num_hidden_layers=2,
-                   ffn_dim=4 * dim, num_attention_heads=4, hidden_size=dim, num_codebooks=n_q,
-                   pad_token_id=card, bos_token_id=card, decoder_start_token_id=card,
-                   audio_channels=1, dropout=0.0)
+    decoder: dict[str, Any] = dict(
+        vocab_size=card, max_position_embeddings=256, num_hidden_layers=2, ffn_dim=4 * dim,
+        num_attention_heads=4, hidden_size=dim, num_codebooks=2 * n_q if stereo else n_q,
+        pad_token_id=card, bos_token_id=card, decoder_start_token_id=card,
+        audio_channels=2 if stereo else 1, dropout=0.0)
     if melody:
         from transformers import MusicgenMelodyConfig, MusicgenMelodyDecoderConfig
 
@@ -77,10 +80,12 @@ def tiny_musicgen_config(melody: bool = False, card: int = 64, dim: int = 32, n_
                           decoder=MusicgenDecoderConfig(**decoder).to_dict())
 
 
-def save_tiny_musicgen(folder: Path, melody: bool = False, seed: int = 0):
-    """Build a random tiny transformers MusicGen(-Melody), save it with its tokenizer into
+def save_tiny_musicgen(folder: Path, melody: bool = False, seed: int = 0, stereo: bool = False):
+    """Build a random tiny transformers MusicGen(-Melody), mono or `stereo` (see
+    `tiny_musicgen_config`), save it with its tokenizer into
     `folder` and return the model (eval mode). Decoder weights are redrawn with std 0.1 so
-    that logits are well spread (greedy choices are not near-ties)."""
+    that logits are well spread (greedy choices are not near-ties); EnCodec codebooks are
+    drawn at random, so that different codes give different audio."""
     import torch
     from transformers import AutoTokenizer
 
@@ -89,7 +94,7 @@ def save_tiny_musicgen(folder: Path, melody: bool = False, seed: int = 0):
     else:
         from transformers import MusicgenForConditionalGeneration as cls  # type: ignore
     torch.manual_seed(seed)
-    model = cls(tiny_musicgen_config(melody=melody)).eval()
+    model = cls(tiny_musicgen_config(melody=melody, stereo=stereo)).eval()
     with torch.no_grad():
         for name, param in model.named_parameters():
             if name.startswith(("decoder.", "enc_to_dec_proj", "audio_enc_to_dec_proj")):
@@ -97,6 +102,10 @@ def save_tiny_musicgen(folder: Path, melody: bool = False, seed: int = 0):
                     param.add_(0.1 * torch.randn_like(param))
                 else:
                     param.normal_(0.0, 0.1)
+        # transformers starts EnCodec codebooks at zero (every code decodes alike): draw them.
+        for name, buffer in model.audio_encoder.named_buffers():
+            if name.endswith((".codebook.embed", ".codebook.embed_avg")):
+                buffer.copy_(torch.randn_like(buffer))
     model.generation_config.decoder_start_token_id = model.config.decoder.bos_token_id
     model.save_pretrained(folder)
     tok_dir = save_tiny_t5_tokenizer(folder / "_spm")

@@ -22,6 +22,12 @@ positions, the delay pattern; cross-attention masks padded text (transformers do
 audiocraft does not); the melody model prepends [chroma (repeated to chroma_length
 frames, never masked), text] to the audio tokens, and its null melody is a one-hot first
 pitch class, as in transformers.
+
+Stereo folders (`decoder.audio_channels: 2`, facebook/musicgen-stereo-*) keep the mono
+EnCodec: transformers codes left and right separately and interleaves the codebooks per
+codebook ([L0, R0, L1, R1, ...], `num_codebooks` = 2 x the codec's), each pair delayed
+alike ([0, 0, 1, 1, ...]). Ours is the same LM with that delay pattern, and
+`loaders.load_compression_model` wraps the codec in `InterleaveStereoCompressionModel`.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from ..modules.conditioners import BaseConditioner, ConditionFuser, Conditioning
 from ..modules.conditioners.chroma import ChromaStemConditioner
 from ..modules.conditioners.text import T5Conditioner
 from ..modules.patterns import DelayedPatternProvider
+from .encodec import CompressionModel, EncodecModel, InterleaveStereoCompressionModel
 from .lm import LMModel
 
 logger = logging.getLogger(__name__)
@@ -51,6 +58,58 @@ DEFAULT_CHROMA_HOP = 4096
 def is_hf_musicgen_config(config: dict[str, tp.Any]) -> bool:
     """True for the config.json of a transformers MusicGen or MusicGen-Melody folder."""
     return config.get("model_type") in HF_MUSICGEN_TYPES
+
+
+def hf_audio_channels(config: dict[str, tp.Any]) -> int:
+    """Channels of the audio a transformers MusicGen folder generates (decoder.audio_channels:
+    1, or 2 for the stereo models, whose codec stays the mono EnCodec)."""
+    channels = int(config.get("decoder", {}).get("audio_channels", 1))
+    if channels not in (1, 2):
+        raise ValueError(f"decoder.audio_channels must be 1 or 2, got {channels}.")
+    return channels
+
+
+def hf_codebook_delays(config: dict[str, tp.Any]) -> list[int]:
+    """The delay of each of the decoder's codebooks (transformers' delay pattern mask).
+
+    Mono: codebook k is delayed by k. Stereo: the codebooks are the mono codec's, left and
+    right interleaved per codebook ([L0, R0, L1, R1, ...]), and both channels of the k-th
+    codebook are delayed by k: [0, 0, 1, 1, 2, 2, ...].
+    """
+    n_q = int(config["decoder"]["num_codebooks"])
+    if hf_audio_channels(config) == 1:
+        return list(range(n_q))
+    if n_q % 2:
+        raise ValueError(f"A stereo MusicGen needs an even number of codebooks (left/right "
+                         f"pairs), the config has num_codebooks = {n_q}.")
+    if int(config.get("audio_encoder", {}).get("audio_channels", 1)) != 1:
+        raise ValueError("A stereo transformers MusicGen codes each channel with a mono "
+                         "EnCodec: its audio_encoder.audio_channels must be 1.")
+    return [k // 2 for k in range(n_q)]
+
+
+def hf_musicgen_codec(codec: EncodecModel, config: dict[str, tp.Any],
+                      source: str = "folder") -> CompressionModel:
+    """The codec a transformers folder's MusicGen works with: `codec` (its `audio_encoder`)
+    itself, or for a stereo MusicGen that mono codec wrapped in
+    `InterleaveStereoCompressionModel` (per codebook, [B, 2K, T]), with a config that
+    `builders.get_compression_model` rebuilds it from (for export). Other configs (a plain
+    EnCodec folder) return `codec` unchanged."""
+    if not is_hf_musicgen_config(config) or hf_audio_channels(config) == 1:
+        return codec
+    if codec.channels != 1:
+        raise ValueError(f"{source}: a stereo MusicGen must hold a mono EnCodec "
+                         f"(audio_encoder.audio_channels 1), this one has {codec.channels}.")
+    stereo = InterleaveStereoCompressionModel(codec, per_timestep=False)
+    n_q = int(config["decoder"]["num_codebooks"])
+    if stereo.num_codebooks != n_q:
+        raise ValueError(f"{source}: the decoder has {n_q} codebooks but left + right of its "
+                         f"EnCodec give {stereo.num_codebooks} (check audio_encoder."
+                         "target_bandwidths).")
+    cfg = OmegaConf.create(OmegaConf.to_container(codec.cfg, resolve=False))
+    cfg.interleave_stereo_codebooks = {"use": True, "per_timestep": False}
+    stereo.cfg = cfg
+    return stereo.eval()
 
 
 def _strip(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
@@ -173,9 +232,7 @@ def build_lm_from_hf(folder: str | Path, config: dict[str, tp.Any],
                          f"{config.get('model_type')!r}, expected one of {HF_MUSICGEN_TYPES}).")
     melody = config["model_type"] == "musicgen_melody"
     dec = config["decoder"]
-    if int(dec.get("audio_channels", 1)) != 1:
-        raise ValueError("Stereo transformers MusicGen folders are not supported yet: use the "
-                         "audiocraft hub files of the stereo models.")
+    delays = hf_codebook_delays(config)
     if dec.get("activation_function", "gelu") != "gelu":
         raise ValueError(f"Unsupported activation {dec['activation_function']!r} (expected gelu).")
     dim, n_q, card = int(dec["hidden_size"]), int(dec["num_codebooks"]), int(dec["vocab_size"])
@@ -192,7 +249,7 @@ def build_lm_from_hf(folder: str | Path, config: dict[str, tp.Any],
     if gen.is_file():
         cfg_coef = float(json.loads(gen.read_text()).get("guidance_scale") or cfg_coef)
     model = LMModel(
-        pattern_provider=DelayedPatternProvider(n_q, delays=list(range(n_q))),
+        pattern_provider=DelayedPatternProvider(n_q, delays=delays),
         condition_provider=ConditioningProvider(conditioners), fuser=fuser,
         n_q=n_q, card=card, dim=dim, num_heads=int(dec["num_attention_heads"]),
         hidden_scale=int(dec["ffn_dim"]) / dim, norm="layer_norm", norm_first=True,
@@ -239,12 +296,13 @@ def _xp_cfg(config: dict[str, tp.Any], model: LMModel, cfg_coef: float) -> dict[
             "cache_path": None}}
         duration = chroma.duration
     fuse = (["self_wav", "description"], []) if melody else ([], ["description"])
+    channels = hf_audio_channels(config)
     cfg: dict[str, tp.Any] = {
-        "device": "cpu", "dtype": "float32", "sample_rate": sample_rate, "channels": 1,
+        "device": "cpu", "dtype": "float32", "sample_rate": sample_rate, "channels": channels,
         "lm_model": "transformer_lm",
         "dataset": {"segment_duration": duration},
         "codebooks_pattern": {"modeling": "delay", "delay": {
-            "delays": list(range(model.n_q)), "flatten_first": 0, "empty_initial": 0}},
+            "delays": hf_codebook_delays(config), "flatten_first": 0, "empty_initial": 0}},
         "transformer_lm": {
             "dim": dim, "num_heads": int(dec["num_attention_heads"]),
             "num_layers": int(dec["num_hidden_layers"]),
@@ -260,6 +318,8 @@ def _xp_cfg(config: dict[str, tp.Any], model: LMModel, cfg_coef: float) -> dict[
                   "sum": [], "prepend": fuse[0], "cross": fuse[1], "input_interpolate": []},
         "conditioners": conditioners,
     }
+    if channels == 2:  # the mono codec, left/right codebooks interleaved (audiocraft's key)
+        cfg["interleave_stereo_codebooks"] = {"use": True, "per_timestep": False}
     codec_name = str(config["audio_encoder"].get("_name_or_path") or "")
     if codec_name.count("/") == 1 and not codec_name.startswith((".", "/", "~")):
         cfg["compression_model_checkpoint"] = f"//pretrained/{codec_name}"

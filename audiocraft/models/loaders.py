@@ -248,7 +248,8 @@ def load_compression_model(
         `pretrained` pointer such as `facebook/encodec_32khz`, resolved in turn), or a folder
         holding one;
       - a Hugging Face transformers folder (`config.json` of an EnCodec model, or of a
-        MusicGen model whose `audio_encoder` is the codec, + safetensors/bin weights);
+        MusicGen model whose `audio_encoder` is the codec, + safetensors/bin weights; a
+        stereo MusicGen's mono codec comes wrapped in `InterleaveStereoCompressionModel`);
       - a hub id `ORG/NAME` found in the HF cache (`$HF_HOME/hub`), in either format.
     Raises MissingWeightsError (saying where it looked and how to get the weights) or
     CheckpointError (unreadable or mismatching file).
@@ -280,7 +281,7 @@ def _load_compression_model(
         return compression_model_from_hub_dict(pkg, str(hub_file)).to(device)
     folder = resolve_hf_folder(name_or_path)
     if folder is not None and (folder / "config.json").is_file():
-        return load_hf_encodec(folder).to(device)
+        return load_hf_compression_model(folder).to(device)
     raise MissingWeightsError(
         missing_weights_message(
             name_or_path, f"a compression model ({COMPRESSION_HUB_FILE}, or config.json + weights)"
@@ -345,6 +346,15 @@ def load_hf_encodec(folder: str | os.PathLike) -> EncodecModel:
     n_use = int(bandwidth * 1000 // (math.log2(model.cardinality) * frame_rate))
     model.set_num_codebooks(min(max(n_use, 1), model.total_codebooks))
     return model.eval()
+
+
+def load_hf_compression_model(folder: str | os.PathLike) -> CompressionModel:
+    """The codec of a transformers folder as its MusicGen uses it: `load_hf_encodec`, wrapped
+    in `InterleaveStereoCompressionModel` (left/right codebooks interleaved per codebook) for
+    a stereo MusicGen (`decoder.audio_channels: 2`). Eval mode, CPU."""
+    from .hf_musicgen import hf_musicgen_codec
+
+    return hf_musicgen_codec(load_hf_encodec(folder), read_hf_config(folder), str(folder))
 
 
 def _model_cfg(model: CompressionModel) -> DictConfig:
@@ -536,7 +546,8 @@ def is_hf_musicgen(name_or_path: str | os.PathLike) -> bool:
 
 def load_hf_musicgen_lm(name_or_path: str | os.PathLike, device: str | torch.device = "cpu"):
     """Our LMModel (T5 and, for melody models, chroma conditioners included) from a
-    transformers MusicGen/MusicGen-Melody folder or cached hub id. Cross-attention masks
+    transformers MusicGen/MusicGen-Melody folder or cached hub id, mono or stereo (the
+    stereo delay pattern [0, 0, 1, 1, ...] over interleaved codebooks). Cross-attention masks
     padded text, as transformers does. Raises MissingWeightsError when nothing local
     matches."""
     from .hf_musicgen import build_lm_from_hf
