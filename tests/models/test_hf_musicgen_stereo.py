@@ -142,3 +142,22 @@ def test_stereo_export_to_audiocraft_format_round_trip(stereo, tmp_path):
     torch.testing.assert_close(back.lm(seq, attrs), model.lm(seq, attrs), atol=1e-6, rtol=1e-6)
     codes = seq[:1]
     assert torch.equal(back.compression_model.decode(codes), model.compression_model.decode(codes))
+
+
+def test_stereo_hub_id_resolves_from_the_hf_cache(stereo, tmp_path, monkeypatch):
+    import shutil
+
+    folder, _, model, melody = stereo
+    name = "facebook/musicgen-stereo-melody" if melody else "facebook/musicgen-stereo-small"
+    repo = tmp_path / "hf" / "hub" / ("models--" + name.replace("/", "--"))
+    shutil.copytree(folder, repo / "snapshots" / "0123abc")
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("0123abc")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    cached = MusicGen.get_pretrained(name, device="cpu")
+    assert cached.audio_channels == 2 and cached.lm.n_q == K
+    assert ("self_wav" in cached.lm.condition_provider.conditioners) == melody
+    codes = torch.randint(0, CARD, (1, K, 5))  # [B, K, T]
+    wav = cached.compression_model.decode(codes)
+    assert torch.equal(wav, model.compression_model.decode(codes))
