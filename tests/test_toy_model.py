@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from audiocraft.models import MusicGen, loaders
+from audiocraft.models import MusicGen, hub, loaders
 from audiocraft.models.loaders import TOY_MODEL_DIR, MissingWeightsError
 
 HUB_FILES = ("state_dict.bin", "compression_state_dict.bin")
@@ -82,6 +82,6 @@ def test_toy_generates_a_short_clip_reproducibly(toy):
 
 
 def test_missing_toy_files_say_how_to_build_them(tmp_path, monkeypatch):
-    monkeypatch.setattr(loaders, "TOY_MODEL_DIR", tmp_path / "toy")
+    monkeypatch.setattr(hub, "TOY_MODEL_DIR", tmp_path / "toy")
     with pytest.raises(MissingWeightsError, match="build_toy_model.py"):
         loaders.load_lm_model("toy")

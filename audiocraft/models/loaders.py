@@ -24,12 +24,18 @@ from torch import nn
 
 from . import builders
 from .encodec import CompressionModel, EncodecModel
+from .hub import (  # noqa: F401  (re-exported: callers find weights through loaders)
+    TOY_MODEL_DIR,
+    candidate_locations,
+    find_file,
+    hf_cache_dir,
+    missing_weights_message,
+    resolve_hf_folder,
+)
 
-# ---- shared: resolving names and paths ----
+# ---- shared: reading files (finding them is hub.py's job) ----
 
 HF_WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
-# `toy`: the model shipped with the package (built by scripts/build_toy_model.py).
-TOY_MODEL_DIR = Path(__file__).resolve().parent.parent / "assets" / "toy"
 
 
 class CheckpointError(ValueError):
@@ -38,108 +44,6 @@ class CheckpointError(ValueError):
 
 class MissingWeightsError(FileNotFoundError):
     """No weights were found for a name or path; the message lists where we looked."""
-
-
-def hf_cache_dir() -> Path:
-    """The Hugging Face hub cache folder: `$HF_HUB_CACHE`, else `$HF_HOME/hub`, else
-    `~/.cache/huggingface/hub` (the same rule as `huggingface_hub`)."""
-    if os.environ.get("HF_HUB_CACHE"):
-        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
-    home = os.environ.get("HF_HOME") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "huggingface"
-    )
-    return Path(home).expanduser() / "hub"
-
-
-def _hf_cache_repo(repo_id: str) -> Path:
-    return hf_cache_dir() / ("models--" + repo_id.replace("/", "--"))
-
-
-def candidate_locations(name_or_path: str | os.PathLike) -> list[Path]:
-    """Every place `resolve_hf_folder` looks for `name_or_path`, in order (for error messages)."""
-    places = [Path(name_or_path).expanduser()]
-    name = str(name_or_path)
-    if _looks_like_repo_id(name):
-        places.append(_hf_cache_repo(name) / "snapshots")
-    return places
-
-
-def _looks_like_repo_id(name: str) -> bool:
-    parts = name.split("/")
-    return len(parts) == 2 and all(parts) and not name.startswith((".", "/", "~"))
-
-
-def resolve_hf_folder(name_or_path: str | os.PathLike, revision: str = "main") -> Path | None:
-    """Find a local folder for a model, without network.
-
-    Args:
-        name_or_path: a local folder, or a hub id `ORG/NAME` looked up in the HF cache
-            (`<cache>/models--ORG--NAME/snapshots/<rev>/`, `<rev>` read from `refs/<revision>`;
-            with no refs file, the only snapshot or the most recently modified one).
-        revision: the ref name (branch or tag) to read under `refs/`.
-    Returns:
-        The folder, or None when nothing local matches (`candidate_locations` says where
-        we looked, for the error message).
-    """
-    path = Path(name_or_path).expanduser()
-    if path.is_dir():
-        return path
-    name = str(name_or_path)
-    if not _looks_like_repo_id(name):
-        return None
-    repo = _hf_cache_repo(name)
-    snapshots = repo / "snapshots"
-    ref_file = repo / "refs" / revision
-    if ref_file.is_file():
-        folder = snapshots / ref_file.read_text().strip()
-        if folder.is_dir():
-            return folder
-    if (snapshots / revision).is_dir():  # a commit hash given as revision
-        return snapshots / revision
-    if snapshots.is_dir():
-        found = [p for p in snapshots.iterdir() if p.is_dir()]
-        found.sort(key=lambda p: p.stat().st_mtime)
-        if found:
-            return found[-1]
-    return None
-
-
-def find_file(name_or_path: str | os.PathLike, filename: str) -> Path | None:
-    """`name_or_path` itself if it is a file, else `filename` inside the folder that
-    `resolve_hf_folder` finds (local folder or HF cache snapshot), else None."""
-    if str(name_or_path) == "toy":
-        name_or_path = TOY_MODEL_DIR
-    path = Path(name_or_path).expanduser()
-    if path.is_file():
-        return path
-    folder = resolve_hf_folder(name_or_path)
-    if folder is not None and (folder / filename).is_file():
-        return folder / filename
-    return None
-
-
-def missing_weights_message(name_or_path: str | os.PathLike, wanted: str) -> str:
-    """A user-facing message for weights we could not find: where we looked, how to get them."""
-    if str(name_or_path) == "toy":
-        return (
-            f"Could not find {wanted} for 'toy' in {TOY_MODEL_DIR}: the toy model is not in "
-            "this checkout. Build it with scripts/build_toy_model.py, or use 'debug' (tiny "
-            "random weights) or the path of a local checkpoint."
-        )
-    places = "\n".join(f"  - {p}" for p in candidate_locations(name_or_path))
-    name = str(name_or_path)
-    fetch = (
-        f"  huggingface-cli download {name}   (on a machine with network; then copy the "
-        f"cache folder {_hf_cache_repo(name).name} into {hf_cache_dir()})\n"
-        if _looks_like_repo_id(name)
-        else ""
-    )
-    return (
-        f"Could not find {wanted} for '{name}'. Looked in:\n{places}\n"
-        f"No network is used. To get the weights:\n{fetch}"
-        "  or set HF_HOME (or HF_HUB_CACHE) to the cache that holds them,\n"
-        "  or pass the path of a local folder or file instead of a name."
-    )
 
 
 def torch_load(path: str | os.PathLike) -> Any:
