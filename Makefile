@@ -28,7 +28,8 @@ lint: install
 
 demo: install
 	$(PY) -m audiocraft.data.synth $(DEMO_OUT)/synth --num 3 --duration 8 --seed 0
-	$(VENV)/bin/audiocraft generate "calm piano with soft drums" --model debug --duration 40 --threads 1 --seed 0 --out $(DEMO_OUT)/generated.wav
+	$(VENV)/bin/audiocraft generate "A relaxed lofi track in C major at 90 BPM, with electric piano, pad chords, bass and drums." \
+		--model toy --duration 40 --threads 1 --seed 0 --out $(DEMO_OUT)/generated.wav
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .mypy_cache .ruff_cache

@@ -30,6 +30,7 @@ setup(
             "nbformat>=5",
             "nbclient>=0.9",
             "ipykernel>=6",
+            "wandb>=0.16",  # the wandb logger is tested (offline mode, no account)
         ],
         "app": ["gradio>=4"],
         # Metric backbones that transformers does not provide: VGGish (PyTorch port) for

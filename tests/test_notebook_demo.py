@@ -1,4 +1,5 @@
-"""notebooks/demo.ipynb runs top to bottom on the debug preset (a real kernel, nbclient)."""
+"""notebooks/demo.ipynb runs top to bottom on its default, the shipped toy model (a real
+kernel, nbclient)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ def test_demo_notebook_executes(tmp_path):
     client.execute()
     text = "\n".join(out.get("text", "") for cell in nb.cells if cell.cell_type == "code"
                      for out in cell.outputs)
-    assert "window 2.0 s" in text
+    assert "toy: 16000 Hz" in text and "window 6.0 s" in text
     assert "interrupted: False" in text
     assert "stopped early: True" in text
     assert (tmp_path / "demo_notebook_out" / "long.wav").exists()

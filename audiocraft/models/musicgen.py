@@ -42,7 +42,7 @@ def default_stride(max_duration: float) -> float:
     share of the window (60%): windows of 18 s or less still chain."""
     if REFERENCE_STRIDE < max_duration:
         return REFERENCE_STRIDE
-    return FALLBACK_STRIDE_FRACTION * max_duration
+    return round(FALLBACK_STRIDE_FRACTION * max_duration, 6)  # 3.6, not 3.5999999999999996
 
 
 class MusicGen:
