@@ -16,7 +16,10 @@ from pathlib import Path
 import pytest
 import torch
 
-EPOCHS, STEPS_PER_EPOCH, SAVE_EVERY = 2, 8, 3
+# Checkpoints every 7 steps never fall on an epoch's end (50, 100, 150). The kill comes
+# after the first checkpoint of epoch 2 (step 56), leaving 94 steps (about 3 s here) of
+# margin before the run could end on its own.
+EPOCHS, STEPS_PER_EPOCH, SAVE_EVERY = 3, 50, 7
 TOTAL_STEPS = EPOCHS * STEPS_PER_EPOCH
 POLL_TIMEOUT_S = 120.0  # bound on the wait for the first checkpoint (a slow shared machine)
 
@@ -55,12 +58,16 @@ def _run_dir(dora_dir: Path) -> Path:
     return runs[0]
 
 
+def _step(ckpt: Path) -> int:
+    return int(ckpt.stem.removeprefix("step"))
+
+
 def _wait_for_checkpoint(proc: subprocess.Popen, dora_dir: Path, log: Path) -> None:
-    """Polls until `last.ckpt` (the file runs resume from) exists; it is written right
-    after the first step checkpoint, mid-epoch 1."""
+    """Polls until a step checkpoint of epoch 2 exists (older ones are deleted as the
+    run goes, only the last `keep_last` stay)."""
     deadline = time.monotonic() + POLL_TIMEOUT_S
     while time.monotonic() < deadline:
-        if list(dora_dir.glob("xps/*/checkpoints/last.ckpt")):
+        if any(_step(p) > STEPS_PER_EPOCH for p in dora_dir.glob("xps/*/checkpoints/step*.ckpt")):
             return
         assert proc.poll() is None, f"run ended before its first checkpoint:\n{log.read_text()}"
         time.sleep(0.02)
@@ -110,8 +117,8 @@ def test_sigkilled_run_resumes_to_the_uninterrupted_weights(synthetic_root, tmp_
 
     run_dir = _run_dir(killed_dir)
     killed_at = _assert_checkpoints_intact(run_dir / "checkpoints")
-    # Checkpoints land on multiples of SAVE_EVERY, none of them at an epoch's end: the
-    # kill came mid-epoch, wherever after the first checkpoint it landed.
+    # last.ckpt is written just after each step checkpoint, so a kill in between leaves
+    # the previous one; either way it is mid-epoch and the run has steps left to do.
     assert 0 < killed_at < TOTAL_STEPS and killed_at % STEPS_PER_EPOCH != 0, killed_at
 
     # The same command again: it finds the run folder and resumes from last.ckpt.
