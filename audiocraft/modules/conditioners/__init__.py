@@ -18,7 +18,7 @@ from .attributes import (
 from .base import BaseConditioner, TextConditioner, WaveformConditioner
 from .chroma import ChromaStemConditioner
 from .dropout import AttributeDropout, ClassifierFreeGuidanceDropout, dropout_condition
-from .fuser import ConditionFuser, FusedConditions, create_sin_embedding
+from .fuser import ConditionFuser, FusedConditions
 from .lut import LUTConditioner, WhiteSpaceTokenizer
 from .provider import ConditioningProvider
 from .text import T5Conditioner
@@ -40,7 +40,6 @@ __all__ = [
     "WavCondition",
     "WaveformConditioner",
     "WhiteSpaceTokenizer",
-    "create_sin_embedding",
     "dropout_condition",
     "length_to_mask",
     "null_wav_condition",

@@ -20,21 +20,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..transformer import create_sin_embedding
 from .attributes import ConditionType
 
 FUSE_METHODS = ("sum", "cross", "prepend", "ignore", "input_interpolate")
-
-
-def create_sin_embedding(
-    positions: torch.Tensor, dim: int, max_period: float = 10000
-) -> torch.Tensor:
-    """Sinusoidal embedding [cos | sin] halves for positions [B, T, 1] -> [B, T, dim]."""
-    if dim % 2 != 0:
-        raise ValueError(f"Sinusoidal embeddings need an even dim, got {dim}.")
-    half = dim // 2
-    adim = torch.arange(half, device=positions.device, dtype=torch.float32).view(1, 1, -1)
-    phase = positions.float() / (max_period ** (adim / (half - 1)))  # [B, T, half]
-    return torch.cat([torch.cos(phase), torch.sin(phase)], dim=-1)
 
 
 @dataclass
