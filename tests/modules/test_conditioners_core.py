@@ -36,6 +36,13 @@ def test_tokenizer_stable_and_pads():
     assert (tokens[mask.bool()] != 0).all() and (tokens[~mask.bool()] == 0).all()
 
 
+def test_tokenizer_keeps_sharps_apart():
+    tok = WhiteSpaceTokenizer(n_bins=4096, pad_idx=0)
+    assert tok.words("in F# minor, not F; it's C#") == ["in", "f#", "minor", "not", "f", "it's", "c#"]
+    sharp, plain = tok(["F#", "F"])[0][:, 0].tolist()
+    assert sharp != plain
+
+
 def test_provider_null_text_is_zero_and_batch_invariant():
     provider = _provider()
     attrs = [ConditioningAttributes(text={"description": "rock guitar solo"}),

@@ -16,7 +16,8 @@ from torch import nn
 from .attributes import ConditionType
 from .base import TextConditioner
 
-_WORD = re.compile(r"[\w']+")
+# A word is letters, digits, apostrophes and sharps: "F#" stays apart from "F".
+_WORD = re.compile(r"[\w'#]+")
 
 
 def hash_trick(word: str, n_bins: int) -> int:
