@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import signal
 import sys
 import threading
@@ -73,7 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def read_timeline(path: str) -> list[tuple[float, str | None]]:
+TimelineEntries = list[tuple[float, str | None]]
+# The time of one timeline text line: seconds ("30", "12.5") or minutes and seconds ("1:30").
+_TIMELINE_TIME = re.compile(r"^(?:(\d+):)?(\d+(?:\.\d*)?|\.\d+)$")
+_TIMELINE_LINE_HELP = "write one 'TIME: text' line per entry, e.g. '0: calm piano' or '1:30: drums'"
+
+
+def read_timeline(path: str) -> TimelineEntries:
     """A timeline file: a JSON list of ``[start_seconds, text]`` or
     ``{"start": seconds, "text": text}`` entries, sorted by start time."""
     try:
@@ -84,23 +91,92 @@ def read_timeline(path: str) -> list[tuple[float, str | None]]:
         raise UsageError(f"Cannot read the timeline {path} as JSON: {err}") from err
     if not isinstance(data, list) or not data:
         raise UsageError(f"The timeline {path} must be a non-empty JSON list of [start, text].")
-    timeline: list[tuple[float, str | None]] = []
-    for entry in data:
+    return timeline_from_entries(data, f"in {path}", f"The timeline {path}")
+
+
+def timeline_from_entries(entries: list[Any], where: str = "",
+                          what: str = "The timeline") -> TimelineEntries:
+    """Check parsed timeline entries (``[start_seconds, text]`` lists or ``{"start":
+    seconds, "text": text}`` dicts) and return ``(start, text)`` tuples.
+
+    ``where`` and ``what`` name the source in error messages (e.g. ``"in t.json"``).
+    Raises ``UsageError`` for a malformed entry, a negative start or an unsorted list.
+    """
+    suffix = f" {where}" if where else ""
+    timeline: TimelineEntries = []
+    for entry in entries:
         if isinstance(entry, dict) and "start" in entry:
             start, text = entry["start"], entry.get("text")
-        elif isinstance(entry, list) and len(entry) == 2:
+        elif isinstance(entry, list | tuple) and len(entry) == 2:
             start, text = entry
         else:
             raise UsageError(
-                f"Bad timeline entry {entry!r} in {path}: use [start_seconds, text] or "
+                f"Bad timeline entry {entry!r}{suffix}: use [start_seconds, text] or "
                 '{"start": seconds, "text": text}.')
-        if not isinstance(start, int | float) or not (text is None or isinstance(text, str)):
-            raise UsageError(f"Bad timeline entry {entry!r} in {path}: start must be a number.")
+        if (isinstance(start, bool) or not isinstance(start, int | float)
+                or not (text is None or isinstance(text, str))):
+            raise UsageError(f"Bad timeline entry {entry!r}{suffix}: start must be a number.")
+        if not 0 <= start < float("inf"):
+            raise UsageError(
+                f"Bad timeline entry {entry!r}{suffix}: start must be >= 0 seconds.")
         timeline.append((float(start), text))
     starts = [start for start, _ in timeline]
     if any(b <= a for a, b in zip(starts, starts[1:])):
-        raise UsageError(f"The timeline {path} is not sorted by time: starts {starts}.")
+        raise UsageError(f"{what} is not sorted by time: starts {starts}. "
+                         "List the entries in increasing start time.")
     return timeline
+
+
+def parse_timeline_text(text: str) -> TimelineEntries:
+    """A timeline written as text, one ``TIME: text`` line per entry, sorted by time.
+
+    ``TIME`` is seconds (``30``, ``12.5``) or minutes and seconds (``1:30``). Blank
+    lines and lines starting with ``#`` are skipped; an empty text is an error. Returns
+    ``[]`` for a text with no entries. Raises ``UsageError`` naming the bad line.
+    """
+    entries: list[Any] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        entry = _timeline_line(line)
+        if entry is None:
+            raise UsageError(f"Timeline line {number} ({line!r}) is not 'TIME: text': "
+                             f"{_TIMELINE_LINE_HELP}.")
+        start, description = entry
+        if start < 0:
+            raise UsageError(f"Timeline line {number} ({line!r}): start times must be >= 0.")
+        if not description:
+            raise UsageError(
+                f"Timeline line {number} ({line!r}) has no text after the time: add what "
+                "should play from then on.")
+        entries.append([start, description])
+    return timeline_from_entries(entries)
+
+
+def _timeline_line(line: str) -> tuple[float, str] | None:
+    """``(start_seconds, text)`` of one ``TIME: text`` line, or None if it is not one.
+    The time is everything up to the first ':' not followed by a digit, so "0:30 drums"
+    is an error rather than text "30 drums" at 0 s."""
+    sign = -1.0 if line.startswith("-") else 1.0
+    body = line[1:] if sign < 0 else line
+    head = 0
+    while head < len(body) and (body[head].isdigit() or body[head] in ".:"):
+        head += 1
+    time, rest = body[:head], body[head:].lstrip()
+    if time.endswith(":"):
+        time = time[:-1]
+    elif rest.startswith(":"):
+        rest = rest[1:]
+    else:
+        return None
+    match = _TIMELINE_TIME.match(time)
+    if match is None:
+        return None
+    minutes, seconds = match.groups()
+    if minutes is not None and float(seconds) >= 60:
+        return None
+    return sign * (60 * int(minutes or 0) + float(seconds)), rest.strip()
 
 
 def _read_audio(path: str, what: str) -> tuple[torch.Tensor, int]:
