@@ -1,0 +1,315 @@
+"""The Gradio app (app.py): input checks, the generation logic, and the real server
+driven over HTTP with gradio_client (toy model, windows shortened to stay fast)."""
+
+from __future__ import annotations
+
+import re
+import socket
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError as ClientAppError
+
+from audiocraft.cli import UsageError, parse_timeline_text, read_timeline
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import app  # noqa: E402  (the top-level app.py)
+
+pytestmark = [  # gradio's queue under pandas 3; not ours
+    pytest.mark.filterwarnings("ignore:'future.no_silent_downcasting' is deprecated"),
+    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
+]
+
+# Defaults of the form, in the order of the /generate endpoint's inputs.
+FORM = {"model": "toy", "text": "calm piano", "timeline": "", "melody": None,
+        "prompt_audio": None, "duration": 1, "top_k": 250, "top_p": 0.0, "temperature": 1.0,
+        "cfg_coef": 3.0, "seed": 7, "window": 0, "stride": 0, "melody_policy": "loop"}
+
+
+def form(**changes):
+    return list({**FORM, **changes}.values())
+
+
+def settings(**changes) -> app.GenerationSettings:
+    return app.check_inputs(*form(**changes))
+
+
+# ---- timeline text (shared with the CLI) ----
+
+def test_timeline_text_lines():
+    text = "# intro first\n0: calm piano\n\n30: energetic drums: loud\n1:30.5 : outro\n"
+    assert parse_timeline_text(text) == [
+        (0.0, "calm piano"), (30.0, "energetic drums: loud"), (90.5, "outro")]
+    assert parse_timeline_text("  \n# nothing\n") == []
+
+
+@pytest.mark.parametrize("text, message", [
+    ("calm piano", "line 1 ('calm piano') is not 'TIME: text'"),
+    ("0: a\n0:30 drums", "line 2 ('0:30 drums') is not 'TIME: text'"),  # not "30 drums" at 0
+    ("0: a\n10:", "line 2 ('10:') has no text"),
+    ("-5: a", "start times must be >= 0"),
+    ("1:75: a", "is not 'TIME: text'"),
+    ("10: a\n5: b", "not sorted by time"),
+])
+def test_bad_timeline_lines_name_the_line(text, message):
+    with pytest.raises(UsageError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        parse_timeline_text(text)
+
+
+def test_json_timeline_file_uses_the_same_checks(tmp_path):
+    path = tmp_path / "t.json"
+    path.write_text('[[0, "intro"], {"start": 2, "text": "drums"}]')
+    assert read_timeline(str(path)) == [(0.0, "intro"), (2.0, "drums")]
+    path.write_text('[[-1, "intro"]]')
+    with pytest.raises(UsageError, match="start must be >= 0"):
+        read_timeline(str(path))
+    path.write_text('[[true, "intro"]]')
+    with pytest.raises(UsageError, match="start must be a number"):
+        read_timeline(str(path))
+
+
+# ---- input checks ----
+
+def test_check_inputs_accepts_the_form_defaults():
+    s = settings(timeline="0: a\n5: b", text="", window="", stride=0.5)
+    assert s.model == "toy" and s.duration == 1.0 and s.seed == 7 and s.top_k == 250
+    assert s.timeline == [(0.0, "a"), (5.0, "b")] and s.text is None
+    assert s.window is None and s.stride == 0.5 and s.warnings == [
+        "Timeline entries starting at 5 s begin after the end of the piece (1 s) and will "
+        "not be heard."]
+    with_both = settings(timeline="0: a")
+    assert with_both.text is None and "description is ignored" in with_both.warnings[0]
+    assert settings().text == "calm piano" and settings().timeline is None
+
+
+def test_random_seed_is_drawn_and_reported():
+    assert 0 <= settings(seed=-1).seed < 2**31
+    assert 0 <= settings(seed=None).seed < 2**31
+    assert len({settings(seed=-1).seed for _ in range(5)}) > 1
+    assert app.parse_seed(3.0) == 3
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"model": "  "}, "Choose a model"),
+    ({"duration": None}, "The duration is empty"),
+    ({"duration": -2}, "more than 0 seconds, got -2"),
+    ({"duration": 0}, "more than 0 seconds"),
+    ({"duration": float("nan")}, "finite"),
+    ({"duration": 10_000}, "over this app's limit of 600 s"),
+    ({"duration": "ten"}, "must be a number"),
+    ({"text": "x" * 3000}, "keep it under 2000"),
+    ({"timeline": "0: a\nthen drums"}, "line 2"),
+    ({"top_k": -1}, "Top-k must be a whole number >= 0"),
+    ({"top_k": 2.5}, "Top-k must be a whole number"),
+    ({"top_p": 1.5}, "Top-p must be between 0 and 1"),
+    ({"temperature": -0.1}, "temperature must be >= 0"),
+    ({"cfg_coef": -3}, "CFG coefficient must be >= 0"),
+    ({"seed": -7}, "seed must be between 0 and"),
+    ({"seed": 1.5}, "whole number"),
+    ({"window": -1}, "window must be > 0"),
+    ({"stride": -1}, "stride must be > 0"),
+    ({"melody_policy": "again"}, "melody policy must be one of"),
+])
+def test_check_inputs_says_what_to_fix(changes, message):
+    with pytest.raises(app.AppError, match=message):
+        settings(**changes)
+
+
+def test_duration_limit_is_configurable():
+    assert app.check_inputs(*form(duration=700), max_duration=800).duration == 700
+
+
+def test_unreadable_audio_is_a_clear_error(tmp_path):
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"RIFF not really audio")
+    with pytest.raises(app.AppError, match="Cannot read the melody file broken.wav"):
+        app.read_audio_input(str(broken), "melody")
+    with pytest.raises(app.AppError, match="was not found"):
+        app.read_audio_input(str(tmp_path / "gone.wav"), "melody")
+    empty = tmp_path / "empty.wav"
+    sf.write(empty, np.zeros(0), 16000)
+    with pytest.raises(app.AppError, match="holds no audio"):
+        app.read_audio_input(str(empty), "audio prompt")
+
+
+def test_chunks_are_clipped_int16_frames():
+    wav = torch.tensor([[0.0, 0.5, -2.0, 1.0]])  # [C, T]
+    out = app.to_int16(wav)
+    assert out.dtype == np.int16 and out.shape == (4, 1)
+    assert out[:, 0].tolist() == [0, 16384, -32767, 32767]
+
+
+def test_argument_parser_defaults():
+    args = app.build_parser().parse_args([])
+    assert (args.listen, args.server_port, args.share, args.model, args.inbrowser) == (
+        "127.0.0.1", 7860, False, "toy", False)
+    args = app.build_parser().parse_args(["--listen", "0.0.0.0", "--server-port", "8000",
+                                          "--share", "--model", "debug", "--inbrowser"])
+    assert (args.listen, args.server_port, args.share, args.model, args.inbrowser) == (
+        "0.0.0.0", 8000, True, "debug", True)
+
+
+def test_import_is_cheap():
+    import subprocess
+    code = "import sys, app; print('gradio' in sys.modules, 'torch' in sys.modules)"
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True,
+                         text=True, timeout=60, check=True).stdout
+    assert out.split() == ["False", "False"]
+
+
+# ---- the generation logic, without a server ----
+
+def test_model_cache_loads_once_and_reports_missing_models(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "empty_hf_home"))
+    cache = app.ModelCache(device="cpu")
+    assert cache.get("toy") is cache.get("toy")
+    with pytest.raises(app.AppError, match="(?s)Could not load the model "
+                                           "'facebook/musicgen-small'.*huggingface-cli download"):
+        cache.get("facebook/musicgen-small")
+    assert cache.get("toy") is not None
+
+
+def test_streamed_long_form_chunks_make_the_file(tmp_path):
+    studio = app.MusicGenApp(device="cpu", output_dir=tmp_path, stream=True)
+    reported = []
+    steps = list(studio.run(settings(duration=2, window=1), "s",
+                            lambda done, desc: reported.append(done)))
+    chunks = [step.chunk for step in steps if step.chunk is not None]
+    assert len(chunks) >= 2  # one per window: the piece is longer than the window
+    sample_rate = chunks[0][0]
+    streamed = np.concatenate([data for _, data in chunks])  # [T, C] int16
+    wav, sr = sf.read(steps[-1].path, always_2d=True)
+    assert sr == sample_rate and wav.shape == streamed.shape == (2 * sr, wav.shape[1])
+    # The file is the streamed audio, peak-normalised: same waveform up to a gain.
+    corr = np.corrcoef(wav[:, 0], streamed[:, 0].astype(np.float64))[0, 1]
+    assert corr > 0.99
+    assert steps[-1].status.startswith("Done: 2.0 s") and "seed 7" in steps[-1].status
+    assert Path(steps[-1].path).with_suffix(".json").exists()  # the settings sidecar
+    assert all(0 <= done <= 1 for done in reported)
+
+
+def test_stop_keeps_what_was_made(tmp_path):
+    studio = app.MusicGenApp(device="cpu", output_dir=tmp_path)
+    assert not studio.stop("s")  # nothing runs
+    steps = []
+    for step in studio.run(settings(duration=5, window=1), "s"):
+        steps.append(step)
+        if step.status.startswith("Generating"):
+            assert studio.stop("s")
+    wav, sr = sf.read(steps[-1].path)
+    assert steps[-1].status.startswith("Stopped:")
+    assert 0 < len(wav) < 5 * sr
+    assert not studio.stop("s")  # the finished run is forgotten
+
+
+def test_melody_needs_a_melody_model(tmp_path):
+    tune = tmp_path / "tune.wav"
+    sf.write(tune, np.zeros(16000), 16000)
+    studio = app.MusicGenApp(device="cpu", output_dir=tmp_path)
+    with pytest.raises(app.AppError, match="cannot follow a melody.*remove the melody"):
+        list(studio.run(settings(model="debug", melody=str(tune)), "s"))
+
+
+# ---- the real server over HTTP ----
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
+    torch.set_num_threads(1)
+    output_dir = tmp_path_factory.mktemp("app_out")
+    demo = app.build_ui(app.MusicGenApp(device="cpu", output_dir=output_dir, stream=False))
+    demo.queue().launch(prevent_thread_lock=True, server_name="127.0.0.1",
+                        server_port=free_port(), quiet=True)
+    try:
+        yield Client(demo.local_url, verbose=False)
+    finally:
+        demo.close()
+
+
+def generate(client: Client, **changes):
+    return client.predict(*form(**changes), api_name="/generate")
+
+
+def read(path: str) -> tuple[np.ndarray, int]:
+    wav, sr = sf.read(path, always_2d=True)
+    return wav, sr
+
+
+def test_server_generates_the_requested_duration(client):
+    audio, file, status = generate(client, duration=1)
+    wav, sr = read(file)
+    assert wav.shape[0] == sr  # 1 s
+    assert np.array_equal(read(audio)[0], wav)
+    assert status.startswith("Done: 1.0 s") and "seed 7" in status
+
+
+def test_server_long_form_beyond_the_window(client):
+    _, file, status = generate(client, duration=2, window=1, stride=0.5)
+    wav, sr = read(file)
+    assert wav.shape[0] == 2 * sr
+    windows = re.search(r"\((\d+) windows of 1 s, stride 0.5 s\)", status)
+    assert windows is not None and int(windows.group(1)) >= 3, status
+
+
+def test_server_same_seed_same_audio(client):
+    first = read(generate(client, seed=11, duration=1)[1])[0]
+    again = read(generate(client, seed=11, duration=1)[1])[0]
+    other = read(generate(client, seed=12, duration=1)[1])[0]
+    assert np.array_equal(first, again)
+    assert not np.array_equal(first, other)
+
+
+def test_server_timeline_and_continuation(client, tmp_path):
+    _, file, status = generate(client, text="", timeline="0: calm piano\n0.6: drums",
+                               duration=1.2, window=1)
+    wav, sr = read(file)
+    assert wav.shape[0] == int(round(1.2 * sr)) and status.startswith("Done")
+    prompt = tmp_path / "prompt.wav"
+    sf.write(prompt, 0.1 * np.sin(np.arange(sr // 2) / 10), sr)
+    _, file, _ = generate(client, prompt_audio=handle_file(str(prompt)), duration=1)
+    assert read(file)[0].shape[0] == sr
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"timeline": "0: intro\ndrums later"}, "Timeline line 2"),
+    ({"model": "no-such-model"}, "Could not load the model 'no-such-model'"),
+    ({"duration": -1}, "The duration must be more than 0 seconds"),
+    ({"duration": 0.5, "prompt_audio": "PROMPT"}, "is not shorter than the duration"),
+    ({"prompt_audio": "BROKEN"}, "Cannot read the audio prompt file"),
+    ({"window": 100}, "must be at most the model's"),
+])
+def test_server_bad_request_then_good_one(client, tmp_path, changes, message):
+    (tmp_path / "broken.wav").write_bytes(b"RIFF not really audio")
+    sf.write(tmp_path / "prompt.wav", np.zeros(16000), 16000)
+    files = {"BROKEN": tmp_path / "broken.wav", "PROMPT": tmp_path / "prompt.wav"}
+    changes = {k: handle_file(str(files[v])) if v in files else v for k, v in changes.items()}
+    with pytest.raises(ClientAppError, match=message):
+        generate(client, **changes)
+    _, file, status = generate(client, duration=1)  # the server is still up
+    assert read(file)[0].shape[0] > 0 and status.startswith("Done")
+
+
+def test_server_stop_button_interrupts(client):
+    assert client.predict(api_name="/stop") == "Nothing is being generated."
+    job = client.submit(*form(duration=60, window=1), api_name="/generate")
+    deadline = time.time() + 60
+    while not any(str(out[2]).startswith("Generating") for out in job.outputs()):
+        assert time.time() < deadline and not job.done(), "no progress reported"
+        time.sleep(0.05)
+    assert client.predict(api_name="/stop").startswith("Stopping")
+    _, file, status = job.result(timeout=60)
+    wav, sr = read(file)
+    assert status.startswith("Stopped:")
+    assert 0 < wav.shape[0] < 60 * sr
