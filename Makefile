@@ -9,11 +9,11 @@ DEMO_OUT ?= demo_out
 
 install: $(STAMP)
 
-$(STAMP): setup.py requirements.txt
+$(STAMP): setup.py requirements.txt Makefile
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,app]'  # app: gradio, for app.py and its tests
 	touch $(STAMP)
 
 test: install
@@ -23,8 +23,8 @@ test-fast: install
 	$(PY) -m pytest -q -m "not slow" tests
 
 lint: install
-	$(VENV)/bin/ruff check audiocraft tests scripts benchmarks
-	$(VENV)/bin/mypy audiocraft
+	$(VENV)/bin/ruff check audiocraft tests scripts benchmarks app.py
+	$(VENV)/bin/mypy audiocraft app.py
 
 demo: install
 	$(PY) -m audiocraft.data.synth $(DEMO_OUT)/synth --num 3 --duration 8 --seed 0
