@@ -1,6 +1,7 @@
 """The Gradio app: MusicGen of any length in the browser.
 
-    python app.py [--model toy] [--listen 127.0.0.1] [--server-port 7860] [--share] [--inbrowser]
+    python app.py [--model toy] [--listen 127.0.0.1] [--server-port 7860] [--share]
+                  [--inbrowser] [--threads N]
 
 It uses only the public API (``MusicGen.get_pretrained``, ``set_generation_params``,
 ``generate_stream``, ``audio_read``/``audio_write``). The shipped ``toy`` model is the
@@ -291,6 +292,12 @@ class MusicGenApp:
             yield Step(f"Loading {settings.model}...")
             with self._generation_lock:
                 yield from self._run(settings, stop, progress)
+        except AppError:
+            raise
+        except Exception as err:  # the server stays up; the log has the traceback
+            logger.exception("generation failed")
+            raise AppError(f"Generation failed ({type(err).__name__}: {err}). Check the "
+                           "settings and try again.") from err
         finally:
             stop.set()  # a dropped request (closed tab) ends its generation too
             with self._stops_lock:
@@ -342,7 +349,10 @@ class MusicGenApp:
         model, inputs = self._prepare(settings)
         prompt_seconds = (inputs["prompt"].shape[-1] / inputs["prompt_sample_rate"]
                           if "prompt" in inputs else 0.0)
-        windows = len(model.window_plan(prompt_seconds))
+        try:
+            windows = len(model.window_plan(prompt_seconds))
+        except ValueError as err:
+            raise AppError(f"{err} Set the window and stride to 0 for the model's own.") from err
         total, sr = settings.duration, model.sample_rate
         last_report = [0.0]
 
@@ -361,20 +371,13 @@ class MusicGenApp:
             raise AppError(str(err)) from err
         chunks = []
         made = 0.0
-        try:
-            for chunk in stream:
-                wav = chunk.wav[0].cpu()  # [C, n]
-                chunks.append(wav)
-                made += wav.shape[-1] / sr
-                status = (f"Generating: {made:.1f} of {total:g} s (window {chunk.window + 1} "
-                          f"of {windows}), seed {settings.seed}.")
-                yield Step(status, chunk=(sr, to_int16(wav)) if self.stream else None)
-        except AppError:
-            raise
-        except Exception as err:  # the server stays up; the log has the traceback
-            logger.exception("generation failed")
-            raise AppError(f"Generation failed ({type(err).__name__}: {err}). Check the "
-                           "settings and try again.") from err
+        for chunk in stream:
+            wav = chunk.wav[0].cpu()  # [C, n]
+            chunks.append(wav)
+            made += wav.shape[-1] / sr
+            status = (f"Generating: {made:.1f} of {total:g} s (window {chunk.window + 1} "
+                      f"of {windows}), seed {settings.seed}.")
+            yield Step(status, chunk=(sr, to_int16(wav)) if self.stream else None)
         elapsed = time.time() - started
         if not chunks:
             yield Step(f"Stopped before the first window finished: no audio (seed "
@@ -522,6 +525,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="model the form starts with: toy (default), debug, "
                              "facebook/musicgen-* or a local path")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda if there)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="CPU threads for torch (small models run fastest on 1; "
+                             "default torch's)")
     parser.add_argument("--max-duration", type=float, default=MAX_DURATION,
                         help=f"longest piece one request may ask for, seconds "
                              f"(default {MAX_DURATION:g})")
@@ -536,7 +542,11 @@ def main(argv: list[str] | None = None) -> None:
         build_parser().error(f"--server-port must be in 1..65535, got {args.server_port}")
     if not args.max_duration > 0:
         build_parser().error(f"--max-duration must be > 0, got {args.max_duration}")
-    logging.basicConfig(level=logging.INFO)
+    if args.threads is not None:
+        if args.threads < 1:
+            build_parser().error(f"--threads must be >= 1, got {args.threads}")
+        import torch
+        torch.set_num_threads(args.threads)
     demo = build_ui(default_model=args.model, device=args.device,
                     max_duration=args.max_duration, output_dir=args.output_dir)
     allowed = [str(Path(args.output_dir).resolve())] if args.output_dir else None

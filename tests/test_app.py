@@ -153,6 +153,10 @@ def test_argument_parser_defaults():
                                           "--share", "--model", "debug", "--inbrowser"])
     assert (args.listen, args.server_port, args.share, args.model, args.inbrowser) == (
         "0.0.0.0", 8000, True, "debug", True)
+    with pytest.raises(SystemExit):
+        app.main(["--server-port", "0"])
+    with pytest.raises(SystemExit):
+        app.main(["--threads", "0"])
 
 
 def test_import_is_cheap():
@@ -215,6 +219,19 @@ def test_melody_needs_a_melody_model(tmp_path):
     studio = app.MusicGenApp(device="cpu", output_dir=tmp_path)
     with pytest.raises(app.AppError, match="cannot follow a melody.*remove the melody"):
         list(studio.run(settings(model="debug", melody=str(tune)), "s"))
+
+
+def test_unexpected_failure_is_reported_not_raised(tmp_path, monkeypatch):
+    import audiocraft.data.audio as audio_module
+
+    def full_disk(*args, **kwargs):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(audio_module, "audio_write", full_disk)
+    studio = app.MusicGenApp(device="cpu", output_dir=tmp_path)
+    with pytest.raises(app.AppError, match=r"Generation failed \(OSError: No space left"):
+        list(studio.run(settings(), "s"))
+    assert not studio.stop("s")  # the failed run is forgotten
 
 
 # ---- the real server over HTTP ----
@@ -289,6 +306,8 @@ def test_server_timeline_and_continuation(client, tmp_path):
     ({"duration": 0.5, "prompt_audio": "PROMPT"}, "is not shorter than the duration"),
     ({"prompt_audio": "BROKEN"}, "Cannot read the audio prompt file"),
     ({"window": 100}, "must be at most the model's"),
+    ({"window": 1, "stride": 1}, "Set the stride to 0 for the default"),
+    ({"window": 0.001}, "at least one frame"),
 ])
 def test_server_bad_request_then_good_one(client, tmp_path, changes, message):
     (tmp_path / "broken.wav").write_bytes(b"RIFF not really audio")
