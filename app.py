@@ -496,6 +496,7 @@ def build_ui(app: MusicGenApp | None = None, **options: Any) -> Any:
                     shown = step.chunk if studio.stream else path
                     yield shown, path, step.status
             except AppError as err:
+                yield None, None, f"Not generated: {err}"  # the status keeps the reason
                 raise gr.Error(str(err)) from err
 
         def on_stop(request: gr.Request) -> str:

@@ -314,8 +314,10 @@ def test_server_bad_request_then_good_one(client, tmp_path, changes, message):
     sf.write(tmp_path / "prompt.wav", np.zeros(16000), 16000)
     files = {"BROKEN": tmp_path / "broken.wav", "PROMPT": tmp_path / "prompt.wav"}
     changes = {k: handle_file(str(files[v])) if v in files else v for k, v in changes.items()}
+    job = client.submit(*form(**changes), api_name="/generate")
     with pytest.raises(ClientAppError, match=message):
-        generate(client, **changes)
+        job.result(timeout=60)
+    assert job.outputs()[-1][2].startswith("Not generated: ")  # the status says why
     _, file, status = generate(client, duration=1)  # the server is still up
     assert read(file)[0].shape[0] > 0 and status.startswith("Done")
 
