@@ -299,6 +299,20 @@ def test_server_timeline_and_continuation(client, tmp_path):
     assert read(file)[0].shape[0] == sr
 
 
+def test_server_local_melody_model_follows_a_melody(client, tmp_path):
+    from tiny_hf_models import save_tiny_musicgen
+    folder = tmp_path / "tiny-melody"
+    save_tiny_musicgen(folder, melody=True)
+    tune = tmp_path / "tune.wav"
+    sf.write(tune, 0.3 * np.sin(2 * np.pi * 440 * np.arange(16000) / 16000), 16000)
+    _, file, status = generate(client, model=str(folder), melody=handle_file(str(tune)),
+                               duration=1)
+    wav, sr = read(file)
+    assert wav.shape[0] == sr and status.startswith("Done")
+    with pytest.raises(ClientAppError, match="cannot follow a melody"):
+        generate(client, melody=handle_file(str(tune)), model="debug")
+
+
 @pytest.mark.parametrize("changes, message", [
     ({"timeline": "0: intro\ndrums later"}, "Timeline line 2"),
     ({"model": "no-such-model"}, "Could not load the model 'no-such-model'"),
