@@ -109,21 +109,36 @@ class MusicGenSolver(BaseSolver):
     # ---- data -> tokens and conditions -----------------------------------------------
 
     @torch.no_grad()
+    def _encode(self, wav: torch.Tensor) -> torch.Tensor:
+        """codes [B, K, T] of audio [B, C, T] through the frozen codec."""
+        with torch.autocast(device_type=wav.device.type, enabled=False):
+            codes, scale = self.compression_model.encode(wav.float())
+        if scale is not None:
+            raise ValueError(
+                "the compression model renormalizes its input (scale is not None); "
+                "MusicGen training needs a codec built with renormalize=False."
+            )
+        return codes
+
+    @torch.no_grad()
     def tokenize(self, wav: torch.Tensor,
                  infos: Sequence[Any] | None) -> tuple[torch.Tensor, torch.Tensor]:
         """codes [B, K, T] and the padding mask [B, K, T] (False past the real audio)."""
-        codes = self.token_cache.lookup(infos) if self.token_cache and infos else None
-        if codes is None:
-            with torch.autocast(device_type=wav.device.type, enabled=False):
-                codes, scale = self.compression_model.encode(wav.float())
-            if scale is not None:
-                raise ValueError(
-                    "the compression model renormalizes its input (scale is not None); "
-                    "MusicGen training needs a codec built with renormalize=False."
-                )
+        found: list[torch.Tensor | None] = [None] * wav.shape[0]
+        if self.token_cache is not None and infos:
+            found = self.token_cache.lookup_each(infos)
+        missing = [i for i, c in enumerate(found) if c is None]
+        if missing:
+            # Encode only the segments the cache lacks (all of them without a cache).
+            encoded = self._encode(wav[missing])  # [M, K, T]
             if self.token_cache is not None and self.token_cache.write and infos:
-                self.token_cache.add(infos, codes)
-        codes = codes.to(wav.device).long()  # [B, K, T]
+                self.token_cache.add([infos[i] for i in missing], encoded)
+            for i, c in zip(missing, encoded):
+                found[i] = c
+        if len({tuple(c.shape) for c in found}) != 1:  # type: ignore[union-attr]
+            # Cached segments of another length than this batch's: encode it whole.
+            found = list(self._encode(wav))
+        codes = torch.stack([c.to(wav.device).long() for c in found])  # type: ignore[union-attr]
         padding = torch.ones_like(codes, dtype=torch.bool)  # [B, K, T]
         sample_rate = self.compression_model.sample_rate
         frame_rate = self.compression_model.frame_rate

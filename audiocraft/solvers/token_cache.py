@@ -1,9 +1,9 @@
 """Pre-computed codec tokens stored in shards, so LM training can skip the codec.
 
 A shard is a `torch.save`d dict `{key: codes [K, T] int16}` named `tokens_*.pt`, where
-the key identifies a segment: `"<audio path>@<seek time in ms>"`. The cache is used
-only when every segment of a batch is found; otherwise the batch is encoded (and, when
-writing, added to the next shard). Codes are checked against the codec's cardinality.
+the key identifies a segment: `"<audio path>@<seek time in ms>"`. Segments found in the
+cache are used as they are; the others of the batch are encoded (and, when writing,
+added to the next shard). Codes are checked against the codec's cardinality.
 """
 
 from __future__ import annotations
@@ -55,18 +55,25 @@ class TokenCache:
     def __len__(self) -> int:
         return len(self._codes)
 
+    def lookup_each(self, infos: Sequence[Any]) -> list[torch.Tensor | None]:
+        """codes [K, T] of each segment, None where it is not cached yet."""
+        found = [self._codes.get(segment_key(info)) for info in infos]
+        for codes in found:
+            if codes is not None and self.cardinality is not None \
+                    and int(codes.max()) >= self.cardinality:
+                raise ValueError(
+                    f"cached codes reach {int(codes.max())} but the codec has "
+                    f"{self.cardinality} entries per codebook: {self.path} was written with "
+                    "another codec; delete it."
+                )
+        return found
+
     def lookup(self, infos: Sequence[Any]) -> torch.Tensor | None:
         """codes [B, K, T] if every segment is cached (same shapes), else None."""
-        found = [self._codes.get(segment_key(info)) for info in infos]
+        found = self.lookup_each(infos)
         if any(c is None for c in found) or len({tuple(c.shape) for c in found}) != 1:  # type: ignore[union-attr]
             return None
-        codes = torch.stack(found).long()  # type: ignore[arg-type]
-        if self.cardinality is not None and int(codes.max()) >= self.cardinality:
-            raise ValueError(
-                f"cached codes reach {int(codes.max())} but the codec has {self.cardinality} "
-                f"entries per codebook: {self.path} was written with another codec; delete it."
-            )
-        return codes
+        return torch.stack(found).long()  # type: ignore[arg-type]
 
     def add(self, infos: Sequence[Any], codes: torch.Tensor) -> None:
         for info, c in zip(infos, codes.detach().cpu().to(torch.int16)):

@@ -140,6 +140,8 @@ def test_token_cache_write_flush_read(tmp_path):
     again = TokenCache(tmp_path / "tok", cardinality=16)
     assert len(again) == 2 and torch.equal(again.lookup(infos), codes)
     assert again.lookup([_Info("c.wav", 0.0)]) is None
+    each = again.lookup_each([_Info("b.wav", 1.5), _Info("c.wav", 0.0)])
+    assert torch.equal(each[0].long(), codes[1]) and each[1] is None
     with pytest.raises(ValueError, match="another codec"):
         TokenCache(tmp_path / "tok", cardinality=8).lookup(infos)
     with pytest.raises(FileNotFoundError, match="cache.write"):
@@ -164,3 +166,32 @@ def test_masked_cross_entropy_matches_per_codebook_reference():
         assert torch.allclose(out.ce_per_codebook[k], ref, atol=1e-6)
     out.ce.backward()
     assert torch.isfinite(logits.grad).all() and (logits.grad[~mask] == 0).all()
+
+
+def test_tokenize_encodes_only_segments_missing_from_the_cache(tmp_path):
+    from types import SimpleNamespace
+
+    from audiocraft.models.loaders import load_compression_model
+    from audiocraft.solvers.musicgen import MusicGenSolver
+
+    torch.manual_seed(0)
+    codec = load_compression_model("debug").eval()
+    wav = torch.randn(3, 1, 4 * codec.hop_length)  # [B, C, T]: 4 frames each
+    infos = [_Info(f"{name}.wav", 0.0) for name in "abc"]
+    full = codec.encode(wav)[0]
+    cache = TokenCache(tmp_path / "tok", write=True, cardinality=codec.cardinality)
+    cache.add([infos[1]], full[1:2])
+    cache.flush()
+    encoded_batches = []
+
+    def encode(w):
+        encoded_batches.append(w.shape[0])
+        return MusicGenSolver._encode(solver, w)
+
+    solver = SimpleNamespace(token_cache=cache, compression_model=codec, _encode=encode)
+    codes, padding = MusicGenSolver.tokenize(solver, wav, infos)
+    assert encoded_batches == [2]  # "a" and "c" only
+    assert torch.equal(codes, full.long()) and padding.all()
+    cache.flush()  # the two new segments: now every one is cached
+    codes, _ = MusicGenSolver.tokenize(solver, wav, infos)
+    assert encoded_batches == [2] and torch.equal(codes, full.long())
