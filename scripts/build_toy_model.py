@@ -156,6 +156,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--piece-seconds", type=float, default=6.0,
                         help="length of each piece = the LM's training segment")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--codec-override", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra Hydra override of the codec stage (repeatable)")
+    parser.add_argument("--lm-override", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra Hydra override of the LM stage (repeatable)")
+    parser.add_argument("--stop-after", choices=("codec", "lm"), default=None,
+                        help="stop once this stage is built (re-run without it to go on)")
     parser.add_argument("--no-ship", action="store_true", help="train only; do not copy files")
     args = parser.parse_args(argv)
 
@@ -169,21 +175,23 @@ def main(argv: list[str] | None = None) -> int:
 
     codec_overrides = [
         *common_overrides(args, "data", args.num_train), f"run_dir={work / 'codec'}",
-        f"optim.epochs={_epochs(args.codec_steps)}",
+        f"optim.epochs={_epochs(args.codec_steps)}", *args.codec_override,
     ]
     codec_export = run_stage("codec", "compression/toy_codec", codec_overrides,
                              work / "codec" / "export" / "done.json", timings)
+    if args.stop_after == "codec":
+        return 0
     lm_overrides = [
         *common_overrides(args, "data_lm", args.num_train_lm), f"run_dir={work / 'lm'}",
         f"optim.epochs={_epochs(args.lm_steps)}",
         f"compression_model_checkpoint={codec_export}",
         f"dataset.segment_duration={args.piece_seconds}",
-        f"cache.path={work / 'tokens'}", "cache.write=true",
+        f"cache.path={work / 'tokens'}", "cache.write=true", *args.lm_override,
     ]
     lm_export = run_stage("lm", "musicgen/toy_lm", lm_overrides,
                           work / "lm" / "export" / "done.json", timings)
     timings["total_this_invocation_s"] = round(time.time() - start, 1)
-    if args.no_ship:
+    if args.no_ship or args.stop_after == "lm":
         return 0
     recipe = {
         "command": "python scripts/build_toy_model.py " + " ".join(argv or sys.argv[1:]),

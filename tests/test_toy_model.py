@@ -85,3 +85,36 @@ def test_missing_toy_files_say_how_to_build_them(tmp_path, monkeypatch):
     monkeypatch.setattr(hub, "TOY_MODEL_DIR", tmp_path / "toy")
     with pytest.raises(MissingWeightsError, match="build_toy_model.py"):
         loaders.load_lm_model("toy")
+
+
+def _build_codec(work, *extra):
+    """The recipe's codec stage, shrunk to seconds: 2-piece data set, 3 updates."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parent.parent
+    cmd = [sys.executable, str(repo / "scripts" / "build_toy_model.py"), "--work", str(work),
+           "--stop-after", "codec", "--codec-steps", "100", "--num-train", "2",
+           "--num-valid", "2", "--piece-seconds", "1.0", "--seed", "5",
+           "--codec-override", "optim.updates_per_epoch=3",
+           "--codec-override", "dataset.batch_size=2",
+           "--codec-override", "dataset.segment_duration=0.5",
+           "--codec-override", "dataset.valid_num_samples=2",
+           "--codec-override", "rvq.kmeans_iters=1", *extra]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.slow
+def test_recipe_is_deterministic_and_resumes(tmp_path):
+    runs = [tmp_path / "a", tmp_path / "b"]
+    for work in runs:
+        done = _build_codec(work)
+        assert done.returncode == 0, done.stderr[-2000:]
+    a, b = (loaders.load_compression_model_ckpt(w / "codec" / "export")["best_state"]
+            for w in runs)
+    assert sorted(a) == sorted(b)
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    again = _build_codec(runs[0])
+    assert again.returncode == 0 and "already built" in again.stdout
