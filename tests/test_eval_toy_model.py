@@ -1,0 +1,75 @@
+"""scripts/eval_toy_model.py: its scoring counts what it says, and a run writes every
+figure of the model card's table."""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from audiocraft.data.synth import generate_piece
+
+SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "eval_toy_model.py"
+
+
+@pytest.fixture(scope="module")
+def ev():
+    spec = importlib.util.spec_from_file_location("eval_toy_model", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def _labels(n):
+    return [generate_piece(i, 1000, 1.0, 8000)[1] for i in range(n)]
+
+
+def test_adherence_counts_exact_octave_mode_and_key(ev):
+    specs = _labels(4)
+    est = [
+        ev.ClipEstimate(specs[0].bpm * 1.03, specs[0].tonic, specs[0].mode),  # all right
+        ev.ClipEstimate(specs[1].bpm * 2.0, "none", "none"),  # double tempo, no key
+        ev.ClipEstimate(specs[2].bpm * 1.06, specs[2].tonic,  # tempo 6% off, other mode
+                        "major" if specs[2].mode == "minor" else "minor"),
+        ev.ClipEstimate(0.0, specs[3].tonic, specs[3].mode),  # no rhythm found
+    ]
+    a = ev.adherence(est, specs)
+    assert (a.tempo, a.tempo_octave, a.mode, a.key, a.n) == (0.25, 0.25, 0.5, 0.5, 4)
+    assert a.tempo_median_error == pytest.approx((0.06 + 1.0) / 2)  # of 3%, 100%, 6%, none
+
+
+def test_held_out_set_is_seeded_and_apart_from_training(ev):
+    wavs, specs = ev.held_out_set(3, 1000, 1.0, 8000)
+    again, _ = ev.held_out_set(3, 1000, 1.0, 8000)
+    train, _ = ev.held_out_set(3, 0, 1.0, 8000)
+    assert wavs.shape == (3, 1, 8000) and len(specs) == 3
+    assert torch.equal(wavs, again)
+    assert not torch.equal(wavs, train)
+
+
+def test_a_run_writes_every_figure(ev, tmp_path, capsys):
+    out = tmp_path / "eval.json"
+    code = ev.main(["--model", "toy", "--num", "2", "--seconds", "4", "--long-seconds", "12",
+                    "--json", str(out)])
+    assert code == 0
+    report = json.loads(out.read_text())
+    assert set(report["adherence"]) == {
+        "real audio", "codec reconstruction", "generated from captions",
+        "unconditional (baseline)", "shuffled captions (baseline)"}
+    real = report["adherence"]["real audio"]
+    assert real["n"] == 2 and real["tempo"] == 1.0  # the estimator finds the labelled bpm
+    for row in report["adherence"].values():
+        assert 0.0 <= row["tempo"] + row["tempo_octave"] <= 1.0
+    assert report["codec_si_snr_db"] > 0.0 and report["codec_mel_l1"] > 0.0
+    assert len(report["long_form"]) == 1 and report["long_form"][0]["bpm"] >= 0.0
+    assert report["settings"]["long_form_labels"]["bpm"] > 0
+    printed = capsys.readouterr().out
+    assert "| generated from captions |" in printed and "SI-SNR" in printed
+
+
+def test_one_piece_is_refused(ev):
+    with pytest.raises(SystemExit):
+        ev.main(["--num", "1"])
