@@ -1,29 +1,32 @@
 """Build the shipped ``toy`` model end to end on a CPU, with the project's own pipeline.
 
     python scripts/build_toy_model.py [--work outputs/toy_build] [--out audiocraft/assets/toy]
-        [--seed 0] [--codec-steps 700] [--lm-steps 1500] [--threads 1]
+        [--seed 0] [--codec-steps N] [--lm-steps N] [--threads 1]
+        [--codec-override KEY=VALUE ...] [--lm-override KEY=VALUE ...] [--stop-after STAGE]
+        [--no-ship] [--ship-lm-dtype {float16,float32}]
 
 Stages (each resumes from its last checkpoint when re-run with the same arguments):
 
-1. data: the synthetic music set (``audiocraft.data.synth``) rendered at 16 kHz into
+1. data: the synthetic music set (``audiocraft.data.synth``) rendered at 8 kHz into
    ``WORK/data`` (codec) and ``WORK/data_lm`` (LM: the same pieces and more), pieces as
    long as the LM's training segments, so every segment is a whole piece whose tokens
    are computed once, in the token cache;
-2. codec: ``solver=compression/toy_codec`` (16 kHz, 25 frames/s, 4 x 256 codes) trained
+2. codec: ``solver=compression/toy_codec`` (8 kHz, 25 frames/s, 4 x 1024 codes) trained
    by ``audiocraft.train.run`` into ``WORK/codec`` and exported there;
-3. lm: ``solver=musicgen/toy_lm`` (dim 128, 4 layers, lookup-table text conditioner) on
+3. lm: ``solver=musicgen/toy_lm`` (dim 192, 6 layers, lookup-table text conditioner) on
    the frozen codec's tokens, into ``WORK/lm``;
 4. ship: the hub-format files (``state_dict.bin``, ``compression_state_dict.bin``) copied
-   to ``OUT`` with ``checksums.json``: their SHA-256 and sizes, the recipe (seed, steps,
-   overrides) and the wall time of every stage.
+   to ``OUT`` (the LM's weights stored in float16 unless ``--ship-lm-dtype float32``) with
+   ``checksums.json``: their SHA-256 and sizes, the recipe (seed, steps, overrides) and
+   the wall time of every stage.
 
 Everything is drawn from ``--seed`` (data, initialisation, batches, dropouts), so the
-same arguments on the same software give the same weights. The wall time of a build is
-recorded in ``checksums.json`` and in MODEL_CARD.md: the shipped build took 498 s (codec,
-700 steps) + 2460 s (LM, 1500 steps) on one thread of a 2-core CPU shared with other
-jobs, plus about 0.3 s of CPU per rendered piece. More steps (``--codec-steps``,
-``--lm-steps``) and pieces (``--num-train-lm``) are the levers toward the quality
-targets of MODEL_CARD.md.
+same arguments on the same software give the same weights. The wall time of the shipped
+build is recorded in ``checksums.json`` and in MODEL_CARD.md, with the command that
+made it. More steps (``--codec-steps``, ``--lm-steps``) and pieces (``--num-train-lm``)
+are the levers toward the quality targets of MODEL_CARD.md; ``--codec-override`` and
+``--lm-override`` pass any other Hydra override to one stage (a bigger model, another
+learning rate), and are recorded with the recipe.
 """
 
 from __future__ import annotations
@@ -112,15 +115,31 @@ def run_stage(name: str, solver: str, overrides: list[str], done_file: Path,
     return Path(result.export_dir)
 
 
-def ship(lm_export: Path, out: Path, recipe: dict[str, Any], timings: dict[str, float]) -> Path:
-    """Copy the hub files into `out` and record their checksums with the recipe."""
+def write_half_lm(src: Path, dst: Path) -> None:
+    """Copy the hub LM file `src` to `dst` with its floating-point weights in float16 (half
+    the bytes; `loaders.load_lm_model` builds the model in float32 and casts them back)."""
+    import torch
+
+    pkg = torch.load(src, map_location="cpu", weights_only=False)
+    pkg["best_state"] = {k: v.half() if v.is_floating_point() else v
+                         for k, v in pkg["best_state"].items()}
+    torch.save(pkg, dst)
+
+
+def ship(lm_export: Path, out: Path, recipe: dict[str, Any], timings: dict[str, float],
+         lm_dtype: str = "float32") -> Path:
+    """Copy the hub files into `out` (the LM's weights in `lm_dtype`) and record their
+    checksums with the recipe."""
     out.mkdir(parents=True, exist_ok=True)
     files = {}
     for name in HUB_FILES:
         src = lm_export / name
         if not src.is_file():
             raise SystemExit(f"{src} is missing: the LM stage exports both hub files.")
-        shutil.copyfile(src, out / name)
+        if name == "state_dict.bin" and lm_dtype == "float16":
+            write_half_lm(src, out / name)
+        else:
+            shutil.copyfile(src, out / name)
         files[name] = {"sha256": sha256(out / name), "bytes": (out / name).stat().st_size}
     record = {
         "files": files,
@@ -145,11 +164,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="data, runs, checkpoints (relative to the repository)")
     parser.add_argument("--out", default="audiocraft/assets/toy", help="where the files ship")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--codec-steps", type=int, default=700)
-    parser.add_argument("--lm-steps", type=int, default=1500)
+    parser.add_argument("--codec-steps", type=int, default=6000)
+    parser.add_argument("--lm-steps", type=int, default=2500)
     parser.add_argument("--num-train", type=int, default=384,
                         help="synthetic training pieces of the codec")
-    parser.add_argument("--num-train-lm", type=int, default=1024,
+    parser.add_argument("--num-train-lm", type=int, default=8192,
                         help="synthetic training pieces of the LM (the codec's and more: "
                         "pieces are drawn per index, so the first ones are the same)")
     parser.add_argument("--num-valid", type=int, default=32)
@@ -163,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stop-after", choices=("codec", "lm"), default=None,
                         help="stop once this stage is built (re-run without it to go on)")
     parser.add_argument("--no-ship", action="store_true", help="train only; do not copy files")
+    parser.add_argument("--ship-lm-dtype", choices=("float16", "float32"), default="float16",
+                        help="dtype of the shipped LM weights (float16 halves the file)")
     args = parser.parse_args(argv)
 
     os.chdir(REPO)  # relative paths in the recorded configs, whatever the caller's folder
@@ -199,10 +220,11 @@ def main(argv: list[str] | None = None) -> int:
         "num_train": args.num_train, "num_train_lm": args.num_train_lm,
         "num_valid": args.num_valid,
         "piece_seconds": args.piece_seconds, "threads": args.threads,
+        "ship_lm_dtype": args.ship_lm_dtype,
         "codec": {"solver": "compression/toy_codec", "overrides": codec_overrides},
         "lm": {"solver": "musicgen/toy_lm", "overrides": lm_overrides},
     }
-    path = ship(lm_export, Path(args.out), recipe, timings)
+    path = ship(lm_export, Path(args.out), recipe, timings, args.ship_lm_dtype)
     print(f"shipped to {args.out}; checksums in {path}", flush=True)
     return 0
 
