@@ -22,7 +22,7 @@ def test_demo_notebook_executes(tmp_path):
     client.execute()
     text = "\n".join(out.get("text", "") for cell in nb.cells if cell.cell_type == "code"
                      for out in cell.outputs)
-    assert "toy: 16000 Hz" in text and "window 6.0 s" in text
+    assert "toy: 8000 Hz" in text and "window 6.0 s" in text
     assert "interrupted: False" in text
     assert "stopped early: True" in text
     assert (tmp_path / "demo_notebook_out" / "long.wav").exists()

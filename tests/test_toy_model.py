@@ -66,8 +66,20 @@ def test_get_pretrained_toy_uses_the_hub_loader(toy):
         assert sorted(got) == sorted(expected)
         for key, value in expected.items():
             assert torch.equal(got[key], value), key
-    assert toy.sample_rate == codec.sample_rate == 16000
+    assert toy.sample_rate == codec.sample_rate == 8000
     assert toy.lm.card == codec.cardinality and toy.lm.n_q == codec.num_codebooks
+
+
+def test_lm_ships_in_the_recorded_dtype_and_loads_in_float32(toy):
+    record = json.loads((TOY_MODEL_DIR / "checksums.json").read_text())
+    state = loaders.load_lm_model_ckpt(TOY_MODEL_DIR)["best_state"]
+    stored = {v.dtype for v in state.values() if v.is_floating_point()}
+    assert stored == {getattr(torch, record["recipe"]["ship_lm_dtype"])}
+    assert {p.dtype for p in toy.lm.parameters()} == {torch.float32}
+    # float16 -> float32 is exact: the loaded weights are the stored ones.
+    loaded = toy.lm.state_dict()
+    for key, value in state.items():
+        assert torch.equal(loaded[key], value.float()), key
 
 
 def test_toy_generates_a_short_clip_reproducibly(toy):
