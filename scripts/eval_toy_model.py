@@ -2,18 +2,23 @@
 
     python scripts/eval_toy_model.py [--model toy] [--num 128] [--seed 1000] [--seconds 6]
         [--long-seconds 300] [--json outputs/toy_eval.json]
+    python scripts/eval_toy_model.py --codec-only --model FOLDER   # a codec alone
 
 Prints a table (and writes it as JSON with ``--json``):
 
 - adherence of generations from the held-out captions: tempo (estimated bpm within 4% of
   the caption's; octave errors, x2 x1/2 x3 x1/3, counted apart; the median relative bpm
-  error says how far the misses fall), mode (major/minor) and
-  key (tonic and mode), each also for two baselines: unconditional generations scored
-  against the same labels, and the captioned generations scored against the labels of
-  other pieces (shuffled captions). The estimators on the real held-out audio and on its
-  codec reconstruction give the ceiling the estimators themselves allow;
+  error says how far the misses fall), mode (major/minor) and key (tonic and mode; keys
+  with the right tonic and the other mode are also counted apart), each also for two
+  baselines: unconditional generations scored against the same labels, and the
+  captioned generations scored against the labels of other pieces (shuffled captions).
+  The estimators on the real held-out audio and on its codec reconstruction give the
+  ceiling the estimators themselves allow;
 - codec reconstruction of the held-out audio: SI-SNR (dB) and log-mel L1 distance;
 - long-form stability: bpm and key of each minute of one ``--long-seconds`` piece.
+
+With ``--codec-only``, ``--model`` names a compression model (a codec run's export folder,
+``toy``...) and only the real-audio and reconstruction rows and scores are measured.
 
 The held-out set is drawn with ``--seed`` (the toy model trains on seeds 0 and 1), so
 none of its pieces were seen in training. Everything is seeded: the same arguments give
@@ -50,6 +55,8 @@ class Adherence:
     # Median of |estimated / labelled bpm - 1| (clips with no rhythm count as 100% off):
     # how far the misses are, where the 4% share only says how many hit.
     tempo_median_error: float = float("nan")
+    # Right tonic, other mode (a minor piece read as its parallel major, or the reverse).
+    key_parallel: float = float("nan")
 
 
 @dataclass
@@ -100,7 +107,7 @@ def estimate(wav: torch.Tensor, sample_rate: int) -> ClipEstimate:
 
 def adherence(estimates: list[ClipEstimate], labels: list[PieceSpec]) -> Adherence:
     """Score estimates against labels (same order)."""
-    exact = octave = mode = key = 0
+    exact = octave = mode = key = parallel = 0
     errors = []
     for est, spec in zip(estimates, labels):
         errors.append(abs(est.bpm / spec.bpm - 1) if est.bpm > 0 else 1.0)
@@ -109,9 +116,12 @@ def adherence(estimates: list[ClipEstimate], labels: list[PieceSpec]) -> Adheren
             exact += kind == "exact"
             octave += kind == "octave"
         mode += est.mode == spec.mode
-        key += est.tonic != "none" and same_key((est.tonic, est.mode), (spec.tonic, spec.mode))
+        right_tonic = est.tonic != "none" and same_key((est.tonic, ""), (spec.tonic, ""))
+        key += right_tonic and est.mode == spec.mode
+        parallel += right_tonic and est.mode != spec.mode
     n = len(labels)
-    return Adherence(exact / n, octave / n, mode / n, key / n, n, float(np.median(errors)))
+    return Adherence(exact / n, octave / n, mode / n, key / n, n, float(np.median(errors)),
+                     parallel / n)
 
 
 def held_out_set(num: int, seed: int, seconds: float,
@@ -126,12 +136,12 @@ def held_out_set(num: int, seed: int, seconds: float,
 
 
 @torch.no_grad()
-def codec_scores(model: Any, wavs: torch.Tensor) -> tuple[torch.Tensor, float, float]:
-    """Reconstructions ``[N, 1, T]``, mean SI-SNR (dB) and mean log-mel L1 distance."""
+def codec_scores(codec: Any, wavs: torch.Tensor) -> tuple[torch.Tensor, float, float]:
+    """Reconstructions ``[N, 1, T]`` by the compression model `codec`, mean SI-SNR (dB)
+    and mean log-mel L1 distance."""
     from audiocraft.losses.sisnr import si_snr
     from audiocraft.losses.spectral import MelSpectrogramL1Loss
 
-    codec = model.compression_model
     codes, scale = codec.encode(wavs)  # [N, K, T_f]
     recon = codec.decode(codes, scale)[..., : wavs.shape[-1]]  # [N, 1, T]
     if recon.shape[-1] < wavs.shape[-1]:
@@ -164,39 +174,46 @@ def long_form(model: Any, caption: str, seconds: float, seed: int
 
 
 def evaluate(args: argparse.Namespace) -> Report:
-    from audiocraft.models import MusicGen
+    from audiocraft.models import MusicGen, loaders
 
     timings: dict[str, float] = {}
     t0 = time.time()
-    model = MusicGen.get_pretrained(args.model, device="cpu")
-    sr = model.sample_rate
+    if args.codec_only:
+        model, codec = None, loaders.load_compression_model(args.model, device="cpu")
+    else:
+        model = MusicGen.get_pretrained(args.model, device="cpu")
+        codec = model.compression_model
+    sr = codec.sample_rate
     wavs, specs = held_out_set(args.num, args.seed, args.seconds, sr)
     captions = [s.description for s in specs]
-    recon, snr, mel = codec_scores(model, wavs)
+    recon, snr, mel = codec_scores(codec, wavs)
     timings["codec"] = time.time() - t0
 
-    t0 = time.time()
-    model.set_generation_params(duration=args.seconds, cfg_coef=args.cfg_coef,
-                                top_k=args.top_k, temperature=args.temperature)
-    generated = model.generate(captions, seed=args.seed)  # [N, 1, T]
-    unconditional = model.generate_unconditional(len(captions), seed=args.seed + 1)
-    timings["generate"] = time.time() - t0
-
-    t0 = time.time()
     est = {
         "real audio": [estimate(w, sr) for w in wavs],
         "codec reconstruction": [estimate(w, sr) for w in recon],
-        "generated from captions": [estimate(w, sr) for w in generated],
-        "unconditional (baseline)": [estimate(w, sr) for w in unconditional],
     }
-    shift = max(1, len(specs) // 2)
-    shuffled = specs[shift:] + specs[:shift]  # every clip scored on another piece's labels
+    if model is not None:
+        t0 = time.time()
+        model.set_generation_params(duration=args.seconds, cfg_coef=args.cfg_coef,
+                                    top_k=args.top_k, temperature=args.temperature)
+        generated = model.generate(captions, seed=args.seed)  # [N, 1, T]
+        unconditional = model.generate_unconditional(len(captions), seed=args.seed + 1)
+        timings["generate"] = time.time() - t0
+        est["generated from captions"] = [estimate(w, sr) for w in generated]
+        est["unconditional (baseline)"] = [estimate(w, sr) for w in unconditional]
+
+    t0 = time.time()
     table = {name: adherence(e, specs) for name, e in est.items()}
-    table["shuffled captions (baseline)"] = adherence(est["generated from captions"], shuffled)
+    if model is not None:
+        shift = max(1, len(specs) // 2)
+        shuffled = specs[shift:] + specs[:shift]  # every clip scored on other pieces' labels
+        table["shuffled captions (baseline)"] = adherence(est["generated from captions"],
+                                                          shuffled)
     timings["estimate"] = time.time() - t0
 
     report = Report(table, snr, mel, settings=vars(args).copy())
-    if args.long_seconds > 0:
+    if model is not None and args.long_seconds > 0:
         t0 = time.time()
         report.long_form_caption = captions[0]
         report.long_form, report.long_form_bpm_spread, report.long_form_key_held = long_form(
@@ -211,12 +228,13 @@ def format_table(report: Report) -> str:
     """The report as Markdown tables."""
     lines = [
         "| audio scored | tempo within 4% | tempo octave errors | median tempo error | mode "
-        "| key | clips |",
-        "|---|---|---|---|---|---|---|",
+        "| key | right tonic, other mode | clips |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, a in report.adherence.items():
         lines.append(f"| {name} | {a.tempo:.0%} | {a.tempo_octave:.0%} | "
-                     f"{a.tempo_median_error:.1%} | {a.mode:.0%} | {a.key:.0%} | {a.n} |")
+                     f"{a.tempo_median_error:.1%} | {a.mode:.0%} | {a.key:.0%} | "
+                     f"{a.key_parallel:.0%} | {a.n} |")
     lines += ["", "| codec reconstruction (held-out audio) | value |", "|---|---|",
               f"| SI-SNR | {report.codec_si_snr_db:.2f} dB |",
               f"| log-mel L1 distance | {report.codec_mel_l1:.3f} |"]
@@ -235,6 +253,9 @@ def format_table(report: Report) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="toy", help="MusicGen.get_pretrained name or path")
+    parser.add_argument("--codec-only", action="store_true",
+                        help="--model is a compression model (name or folder): score its "
+                        "reconstructions only")
     parser.add_argument("--num", type=int, default=128,
                         help="held-out pieces (128: one clip moves a share by 0.8%%)")
     parser.add_argument("--seed", type=int, default=1000, help="held-out set and sampling seed")

@@ -39,6 +39,7 @@ def test_adherence_counts_exact_octave_mode_and_key(ev):
     a = ev.adherence(est, specs)
     assert (a.tempo, a.tempo_octave, a.mode, a.key, a.n) == (0.25, 0.25, 0.5, 0.5, 4)
     assert a.tempo_median_error == pytest.approx((0.06 + 1.0) / 2)  # of 3%, 100%, 6%, none
+    assert a.key_parallel == 0.25  # the third clip: right tonic, other mode
 
 
 def test_held_out_set_is_seeded_and_apart_from_training(ev):
@@ -68,6 +69,15 @@ def test_a_run_writes_every_figure(ev, tmp_path, capsys):
     assert report["settings"]["long_form_labels"]["bpm"] > 0
     printed = capsys.readouterr().out
     assert "| generated from captions |" in printed and "SI-SNR" in printed
+
+
+def test_codec_only_scores_a_compression_model(ev, tmp_path):
+    out = tmp_path / "codec.json"
+    assert ev.main(["--codec-only", "--model", "toy", "--num", "2", "--seconds", "4",
+                    "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert set(report["adherence"]) == {"real audio", "codec reconstruction"}
+    assert report["codec_si_snr_db"] > 0.0 and report["long_form"] == []
 
 
 def test_one_piece_is_refused(ev):
