@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 from audiocraft.data.synth import PieceSpec, generate_piece
-from audiocraft.metrics.music import compare_tempo, estimate_bpm, estimate_key, same_key
+from audiocraft.metrics.music import compare_tempo, estimate_bpm, estimate_key, normalize_tonic
 
 TEMPO_TOLERANCE = 0.04
 
@@ -116,7 +116,8 @@ def adherence(estimates: list[ClipEstimate], labels: list[PieceSpec]) -> Adheren
             exact += kind == "exact"
             octave += kind == "octave"
         mode += est.mode == spec.mode
-        right_tonic = est.tonic != "none" and same_key((est.tonic, ""), (spec.tonic, ""))
+        right_tonic = (est.tonic != "none"
+                       and normalize_tonic(est.tonic) == normalize_tonic(spec.tonic))
         key += right_tonic and est.mode == spec.mode
         parallel += right_tonic and est.mode != spec.mode
     n = len(labels)
