@@ -3,7 +3,7 @@
     python scripts/build_toy_model.py [--work outputs/toy_build] [--out audiocraft/assets/toy]
         [--seed 0] [--codec-steps N] [--lm-steps N] [--threads 1]
         [--codec-override KEY=VALUE ...] [--lm-override KEY=VALUE ...] [--stop-after STAGE]
-        [--no-ship] [--ship-lm-dtype {float16,float32}]
+        [--no-ship] [--ship-lm-dtype {float16,float32}] [--ship-codec-dtype {float16,float32}]
 
 Stages (each resumes from its last checkpoint when re-run with the same arguments):
 
@@ -16,7 +16,8 @@ Stages (each resumes from its last checkpoint when re-run with the same argument
 3. lm: ``solver=musicgen/toy_lm`` (dim 192, 6 layers, lookup-table text conditioner) on
    the frozen codec's tokens, into ``WORK/lm``;
 4. ship: the hub-format files (``state_dict.bin``, ``compression_state_dict.bin``) copied
-   to ``OUT`` (the LM's weights stored in float16 unless ``--ship-lm-dtype float32``) with
+   to ``OUT`` (weights stored in float16 unless ``--ship-lm-dtype float32`` or
+   ``--ship-codec-dtype float32``) with
    ``checksums.json``: their SHA-256 and sizes, the recipe (seed, steps, overrides) and
    the wall time of every stage.
 
@@ -115,29 +116,37 @@ def run_stage(name: str, solver: str, overrides: list[str], done_file: Path,
     return Path(result.export_dir)
 
 
-def write_half_lm(src: Path, dst: Path) -> None:
-    """Copy the hub LM file `src` to `dst` with its floating-point weights in float16 (half
-    the bytes; `loaders.load_lm_model` builds the model in float32 and casts them back)."""
+def write_half(src: Path, dst: Path) -> None:
+    """Copy the hub file `src` to `dst` with its floating-point weights in float16 (half
+    the bytes; the loaders build the model in float32 and cast them back). A tensor whose
+    values float16 cannot hold (beyond +-65504, such as a codebook's usage counts) stays in
+    float32."""
     import torch
 
+    def half(v: torch.Tensor) -> torch.Tensor:
+        if not v.is_floating_point():
+            return v
+        h = v.half()
+        return h if bool(torch.isfinite(h).all()) else v
+
     pkg = torch.load(src, map_location="cpu", weights_only=False)
-    pkg["best_state"] = {k: v.half() if v.is_floating_point() else v
-                         for k, v in pkg["best_state"].items()}
+    pkg["best_state"] = {k: half(v) for k, v in pkg["best_state"].items()}
     torch.save(pkg, dst)
 
 
 def ship(lm_export: Path, out: Path, recipe: dict[str, Any], timings: dict[str, float],
-         lm_dtype: str = "float32") -> Path:
-    """Copy the hub files into `out` (the LM's weights in `lm_dtype`) and record their
-    checksums with the recipe."""
+         lm_dtype: str = "float32", codec_dtype: str = "float32") -> Path:
+    """Copy the hub files into `out` (the LM's weights in `lm_dtype`, the codec's in
+    `codec_dtype`) and record their checksums with the recipe."""
     out.mkdir(parents=True, exist_ok=True)
     files = {}
     for name in HUB_FILES:
         src = lm_export / name
         if not src.is_file():
             raise SystemExit(f"{src} is missing: the LM stage exports both hub files.")
-        if name == "state_dict.bin" and lm_dtype == "float16":
-            write_half_lm(src, out / name)
+        dtype = lm_dtype if name == "state_dict.bin" else codec_dtype
+        if dtype == "float16":
+            write_half(src, out / name)
         else:
             shutil.copyfile(src, out / name)
         files[name] = {"sha256": sha256(out / name), "bytes": (out / name).stat().st_size}
@@ -184,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-ship", action="store_true", help="train only; do not copy files")
     parser.add_argument("--ship-lm-dtype", choices=("float16", "float32"), default="float16",
                         help="dtype of the shipped LM weights (float16 halves the file)")
+    parser.add_argument("--ship-codec-dtype", choices=("float16", "float32"), default="float16",
+                        help="dtype of the shipped codec weights (float16 halves the file)")
     args = parser.parse_args(argv)
 
     os.chdir(REPO)  # relative paths in the recorded configs, whatever the caller's folder
@@ -220,11 +231,12 @@ def main(argv: list[str] | None = None) -> int:
         "num_train": args.num_train, "num_train_lm": args.num_train_lm,
         "num_valid": args.num_valid,
         "piece_seconds": args.piece_seconds, "threads": args.threads,
-        "ship_lm_dtype": args.ship_lm_dtype,
+        "ship_lm_dtype": args.ship_lm_dtype, "ship_codec_dtype": args.ship_codec_dtype,
         "codec": {"solver": "compression/toy_codec", "overrides": codec_overrides},
         "lm": {"solver": "musicgen/toy_lm", "overrides": lm_overrides},
     }
-    path = ship(lm_export, Path(args.out), recipe, timings, args.ship_lm_dtype)
+    path = ship(lm_export, Path(args.out), recipe, timings, args.ship_lm_dtype,
+                args.ship_codec_dtype)
     print(f"shipped to {args.out}; checksums in {path}", flush=True)
     return 0
 

@@ -70,16 +70,44 @@ def test_get_pretrained_toy_uses_the_hub_loader(toy):
     assert toy.lm.card == codec.cardinality and toy.lm.n_q == codec.num_codebooks
 
 
-def test_lm_ships_in_the_recorded_dtype_and_loads_in_float32(toy):
+@pytest.mark.parametrize("part", ["lm", "codec"])
+def test_weights_ship_in_the_recorded_dtype_and_load_in_float32(toy, part):
     record = json.loads((TOY_MODEL_DIR / "checksums.json").read_text())
-    state = loaders.load_lm_model_ckpt(TOY_MODEL_DIR)["best_state"]
-    stored = {v.dtype for v in state.values() if v.is_floating_point()}
-    assert stored == {getattr(torch, record["recipe"]["ship_lm_dtype"])}
-    assert {p.dtype for p in toy.lm.parameters()} == {torch.float32}
+    if part == "lm":
+        state = loaders.load_lm_model_ckpt(TOY_MODEL_DIR)["best_state"]
+        model = toy.lm
+    else:
+        state = loaders.load_compression_model_ckpt(TOY_MODEL_DIR)["best_state"]
+        model = toy.compression_model
+    dtype = getattr(torch, record["recipe"].get(f"ship_{part}_dtype", "float32"))
+    stored = {k: v.dtype for k, v in state.items() if v.is_floating_point()}
+    # Every weight is in the recorded dtype; only values float16 cannot hold stay float32.
+    kept = [k for k, d in stored.items() if d != dtype]
+    assert all(stored[k] == torch.float32 and state[k].abs().max() > 65504 for k in kept), kept
+    assert len(kept) < len(stored) / 10
+    assert {p.dtype for p in model.parameters()} == {torch.float32}
     # float16 -> float32 is exact: the loaded weights are the stored ones.
-    loaded = toy.lm.state_dict()
+    loaded = model.state_dict()
     for key, value in state.items():
-        assert torch.equal(loaded[key], value.float()), key
+        assert torch.equal(loaded[key], value.to(loaded[key].dtype)), key
+
+
+def test_write_half_keeps_what_float16_cannot_hold(tmp_path):
+    import importlib.util
+
+    from audiocraft.models.loaders import TOY_MODEL_DIR as toy_dir
+
+    spec = importlib.util.spec_from_file_location(
+        "build_toy_model", toy_dir.parents[2] / "scripts" / "build_toy_model.py")
+    recipe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(recipe)
+    state = {"w": torch.randn(3), "count": torch.tensor([1.0, 7e4]), "n": torch.tensor([3])}
+    torch.save({"best_state": state, "xp.cfg": {}}, tmp_path / "a.bin")
+    recipe.write_half(tmp_path / "a.bin", tmp_path / "b.bin")
+    half = torch.load(tmp_path / "b.bin", weights_only=False)["best_state"]
+    assert half["w"].dtype == torch.float16 and torch.equal(half["w"], state["w"].half())
+    assert half["count"].dtype == torch.float32 and torch.equal(half["count"], state["count"])
+    assert torch.equal(half["n"], state["n"])
 
 
 def test_toy_generates_a_short_clip_reproducibly(toy):
