@@ -79,7 +79,7 @@ def test_weights_ship_in_the_recorded_dtype_and_load_in_float32(toy, part):
     else:
         state = loaders.load_compression_model_ckpt(TOY_MODEL_DIR)["best_state"]
         model = toy.compression_model
-    dtype = getattr(torch, record["recipe"].get(f"ship_{part}_dtype", "float32"))
+    dtype = getattr(torch, record["recipe"][f"ship_{part}_dtype"])
     stored = {k: v.dtype for k, v in state.items() if v.is_floating_point()}
     # Every weight is in the recorded dtype; only values float16 cannot hold stay float32.
     kept = [k for k, d in stored.items() if d != dtype]
@@ -95,10 +95,8 @@ def test_weights_ship_in_the_recorded_dtype_and_load_in_float32(toy, part):
 def test_write_half_keeps_what_float16_cannot_hold(tmp_path):
     import importlib.util
 
-    from audiocraft.models.loaders import TOY_MODEL_DIR as toy_dir
-
     spec = importlib.util.spec_from_file_location(
-        "build_toy_model", toy_dir.parents[2] / "scripts" / "build_toy_model.py")
+        "build_toy_model", TOY_MODEL_DIR.parents[2] / "scripts" / "build_toy_model.py")
     recipe = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(recipe)
     state = {"w": torch.randn(3), "count": torch.tensor([1.0, 7e4]), "n": torch.tensor([3])}
