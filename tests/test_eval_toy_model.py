@@ -1,26 +1,17 @@
 """scripts/eval_toy_model.py: its scoring counts what it says, and a run writes every
 figure of the model card's table."""
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 
 from audiocraft.data.synth import generate_piece
 
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "eval_toy_model.py"
-
 
 @pytest.fixture(scope="module")
-def ev():
-    spec = importlib.util.spec_from_file_location("eval_toy_model", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+def ev(load_script):
+    return load_script("eval_toy_model")
 
 
 def _labels(n):

@@ -92,13 +92,8 @@ def test_weights_ship_in_the_recorded_dtype_and_load_in_float32(toy, part):
         assert torch.equal(loaded[key], value.to(loaded[key].dtype)), key
 
 
-def test_write_half_keeps_what_float16_cannot_hold(tmp_path):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "build_toy_model", TOY_MODEL_DIR.parents[2] / "scripts" / "build_toy_model.py")
-    recipe = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(recipe)
+def test_write_half_keeps_what_float16_cannot_hold(tmp_path, load_script):
+    recipe = load_script("build_toy_model")
     state = {"w": torch.randn(3), "count": torch.tensor([1.0, 7e4]), "n": torch.tensor([3])}
     torch.save({"best_state": state, "xp.cfg": {}}, tmp_path / "a.bin")
     recipe.write_half(tmp_path / "a.bin", tmp_path / "b.bin")
