@@ -41,6 +41,15 @@ def test_built_types_and_settings():
     emb, mask = lut_provider(lut_provider.tokenize(
         [ConditioningAttributes(text={"description": "happy jazz"})]))["description"]
     assert emb.shape == (1, 2, 32) and mask.tolist() == [[1, 1]]
+    assert lut_provider.conditioners["description"].number_proj is None  # off by default
+    cfg = _cfg("text2music_lut")
+    cfg.conditioners.description.lut.number_features = 8
+    numbers = get_conditioner_provider(32, cfg)
+    assert numbers.conditioners["description"].number_proj.in_features == 16
+    attrs = [ConditioningAttributes(text={"description": "jazz at 120 bpm"}),
+             ConditioningAttributes(text={"description": None})]
+    emb, mask = numbers(numbers.tokenize(attrs))["description"]
+    assert emb.shape == (2, 4, 32) and mask.tolist() == [[1, 1, 1, 1], [0, 0, 0, 0]]
 
 
 def test_reference_xp_cfg_matches_checkpoint_keys(fixtures_dir):

@@ -10,7 +10,11 @@ from audiocraft.modules.conditioners import (
     WavCondition,
     nullify_wav,
 )
-from audiocraft.modules.conditioners.lut import LUTConditioner, WhiteSpaceTokenizer
+from audiocraft.modules.conditioners.lut import (
+    LUTConditioner,
+    WhiteSpaceTokenizer,
+    number_encoding,
+)
 
 
 def _provider(dim: int = 8) -> ConditioningProvider:
@@ -42,6 +46,46 @@ def test_tokenizer_keeps_sharps_apart():
     assert words == ["in", "f#", "minor", "not", "f", "it's", "c#"]
     sharp, plain = tok(["F#", "F"])[0][:, 0].tolist()
     assert sharp != plain
+
+
+def test_tokenizer_number_values_align_with_words():
+    tok = WhiteSpaceTokenizer(n_bins=64)
+    values = tok.values(["pop at 109 BPM", None, "83 beats, 4/4"])
+    assert values.tolist() == [[0, 0, 109, 0], [0, 0, 0, 0], [83, 0, 4, 4]]
+    assert values.shape == tok(["pop at 109 BPM", None, "83 beats, 4/4"])[0].shape
+
+
+def test_number_encoding_is_smooth_in_log_value():
+    enc = number_encoding(torch.tensor([120.0, 121.0, 126.0, 180.0, 0.0]), 8)  # [5, 16]
+    assert enc.shape == (5, 16) and enc[4].abs().sum() == 0  # no value: zeros
+    dist = [float((enc[0] - enc[i]).norm()) for i in (1, 2, 3)]
+    assert dist[0] < dist[1] < dist[2]  # 1% closer than 5%, closer than 50%
+    # Scale-free: the same ratio gives the same distance at any tempo.
+    low = number_encoding(torch.tensor([60.0, 63.0]), 8)
+    assert abs(float((low[0] - low[1]).norm()) - dist[1]) < 1e-4
+
+
+def test_lut_number_features_add_value_to_number_words_only():
+    torch.manual_seed(0)
+    cond = LUTConditioner(n_bins=64, dim=6, output_dim=8, number_features=4)
+    plain = LUTConditioner(n_bins=64, dim=6, output_dim=8)
+    plain.load_state_dict(cond.state_dict(), strict=False)  # same table and projection
+    texts = ["pop at 109 BPM", "pop at 110 BPM", None]
+    inputs = cond.tokenize(texts)
+    assert len(inputs) == 3 and len(plain.tokenize(texts)) == 2
+    emb, mask = cond(inputs)
+    base, _ = plain(plain.tokenize(texts))
+    torch.testing.assert_close(emb[:, :2], base[:, :2])  # words keep their rows
+    torch.testing.assert_close(emb[:, 3], base[:, 3])
+    assert not torch.allclose(emb[0, 2], base[0, 2])  # "109" carries its value
+    assert not torch.allclose(emb[0, 2], emb[1, 2] - base[1, 2] + base[0, 2])
+    assert emb[2].abs().sum() == 0 and mask[2].sum() == 0  # null text stays zero
+    emb.sum().backward()
+    assert cond.number_proj.weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="number features"):
+        cond(inputs[:2])
+    with pytest.raises(ValueError, match="number_features"):
+        LUTConditioner(n_bins=64, dim=6, output_dim=8, number_features=-1)
 
 
 def test_provider_null_text_is_zero_and_batch_invariant():

@@ -3,6 +3,12 @@
 Text is lowercased, split into words on whitespace and punctuation, and every word is
 mapped to a table row by a stable hash (the "hash trick": no vocabulary to build or
 ship; unrelated words may share a row). Row `pad_idx` is reserved for padding.
+
+Optionally (`number_features > 0`) a word that is a number also carries its value: sines
+and cosines of log2(value) at `number_features` frequencies, projected and added to the
+word's row. Nearby values then get nearby embeddings (120 is close to 121, which two
+unrelated hashed rows cannot say), so a tempo in a caption can be learned as a quantity
+rather than as one word per bpm.
 """
 
 from __future__ import annotations
@@ -18,6 +24,26 @@ from .base import TextConditioner
 
 # A word is letters, digits, apostrophes and sharps: "F#" stays apart from "F".
 _WORD = re.compile(r"[\w'#]+")
+_NUMBER = re.compile(r"\d+")
+
+
+def number_value(word: str) -> float:
+    """The value of a word made of digits only, else 0 (no value)."""
+    return float(word) if _NUMBER.fullmatch(word) else 0.0
+
+
+def number_encoding(values: torch.Tensor, n_features: int) -> torch.Tensor:
+    """Fourier features of log2(values) ``[...] -> [..., 2 * n_features]``.
+
+    Frequencies 1/4, 1/2, 1, 2, ... cycles per octave: the slowest tells numbers an
+    octave apart, the fastest (1/4 * 2^(n-1) cycles per octave; 32 for n = 8) numbers a
+    few percent apart. Entries with no value (<= 0) encode to zeros.
+    """
+    freqs = 0.25 * 2.0 ** torch.arange(n_features, dtype=torch.float32)  # [F]
+    logv = torch.log2(values.clamp(min=1e-3)).unsqueeze(-1)  # [..., 1]
+    phase = 2 * torch.pi * logv * freqs  # [..., F]
+    feats = torch.cat([torch.sin(phase), torch.cos(phase)], dim=-1)  # [..., 2F]
+    return feats * (values > 0).unsqueeze(-1).to(feats.dtype)
 
 
 def hash_trick(word: str, n_bins: int) -> int:
@@ -66,6 +92,16 @@ class WhiteSpaceTokenizer:
             mask[i, : len(row)] = 1
         return tokens, mask
 
+    def values(self, texts: list[str | None]) -> torch.Tensor:
+        """The number value of every word of B texts ``[B, L]`` (0: not a number or
+        padding), aligned with the tokens of `__call__`."""
+        vals = [[number_value(w) for w in self.words(t)] if t else [] for t in texts]
+        length = max([len(x) for x in vals] + [1])
+        out = torch.zeros(len(texts), length)  # [B, L]
+        for i, row in enumerate(vals):
+            out[i, : len(row)] = torch.tensor(row, dtype=torch.float32)
+        return out
+
 
 class LUTConditioner(TextConditioner):
     """Text conditioner with a trainable embedding table over hashed words.
@@ -77,24 +113,42 @@ class LUTConditioner(TextConditioner):
         tokenizer: only "whitespace" (kept as an argument for config compatibility).
         pad_idx: padding row.
         max_words: optional cap on words per text.
+        number_features: if > 0, words that are numbers add a projection of this many
+            sine/cosine pairs of their log2 value to their row (see `number_encoding`).
     """
 
     def __init__(self, n_bins: int, dim: int, output_dim: int, tokenizer: str = "whitespace",
-                 pad_idx: int = 0, max_words: int | None = None):
+                 pad_idx: int = 0, max_words: int | None = None, number_features: int = 0):
         super().__init__(dim, output_dim)
         if tokenizer != "whitespace":
             raise ValueError(
                 f"Unknown LUT tokenizer {tokenizer!r}: the only one is 'whitespace'."
             )
+        if number_features < 0:
+            raise ValueError(f"number_features must be >= 0, got {number_features}.")
         self.embed = nn.Embedding(n_bins, dim)
         self.tokenizer = WhiteSpaceTokenizer(n_bins, pad_idx, max_words)
+        self.number_features = number_features
+        self.number_proj = nn.Linear(2 * number_features, dim) if number_features else None
 
-    def tokenize(self, x: list[str | None]) -> tuple[torch.Tensor, torch.Tensor]:
+    def tokenize(self, x: list[str | None]) -> tuple[torch.Tensor, ...]:
+        """-> (tokens [B, L], mask [B, L]), plus values [B, L] with number features."""
         tokens, mask = self.tokenizer(x)
         device = self.embed.weight.device
-        return tokens.to(device), mask.to(device)
+        if self.number_proj is None:
+            return tokens.to(device), mask.to(device)
+        return tokens.to(device), mask.to(device), self.tokenizer.values(x).to(device)
 
-    def forward(self, inputs: tuple[torch.Tensor, torch.Tensor]) -> ConditionType:
-        tokens, mask = inputs
-        embeds = self.output_proj(self.embed(tokens))  # [B, L, D]
+    def forward(self, inputs: tuple[torch.Tensor, ...]) -> ConditionType:
+        tokens, mask = inputs[0], inputs[1]
+        embeds = self.embed(tokens)  # [B, L, dim]
+        if self.number_proj is not None:
+            if len(inputs) < 3:
+                raise ValueError("This LUTConditioner has number features: pass the "
+                                 "(tokens, mask, values) of its own tokenize().")
+            values = inputs[2]  # [B, L]
+            feats = number_encoding(values, self.number_features)  # [B, L, 2F]
+            is_number = (values > 0).unsqueeze(-1).to(embeds.dtype)  # [B, L, 1]
+            embeds = embeds + self.number_proj(feats.to(embeds.dtype)) * is_number
+        embeds = self.output_proj(embeds)  # [B, L, D]
         return embeds * mask.unsqueeze(-1), mask
