@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import Any
 
 import torch
 from torch import nn
@@ -44,6 +45,15 @@ def number_encoding(values: torch.Tensor, n_features: int) -> torch.Tensor:
     phase = 2 * torch.pi * logv * freqs  # [..., F]
     feats = torch.cat([torch.sin(phase), torch.cos(phase)], dim=-1)  # [..., 2F]
     return feats * (values > 0).unsqueeze(-1).to(feats.dtype)
+
+
+def _pad_rows(rows: list[list[Any]], fill: float, dtype: torch.dtype) -> torch.Tensor:
+    """Ragged rows -> ``[B, L]`` right-padded with `fill`; L is the longest row (at least 1)."""
+    length = max([len(r) for r in rows] + [1])
+    out = torch.full((len(rows), length), fill, dtype=dtype)  # [B, L]
+    for i, row in enumerate(rows):
+        out[i, : len(row)] = torch.tensor(row, dtype=dtype)
+    return out
 
 
 def hash_trick(word: str, n_bins: int) -> int:
@@ -84,23 +94,15 @@ class WhiteSpaceTokenizer:
         L is the longest word count (at least 1); null and empty texts are all padding.
         """
         ids = [[self.token(w) for w in self.words(t)] if t else [] for t in texts]
-        length = max([len(x) for x in ids] + [1])
-        tokens = torch.full((len(texts), length), self.pad_idx, dtype=torch.long)  # [B, L]
-        mask = torch.zeros(len(texts), length, dtype=torch.long)  # [B, L]
-        for i, row in enumerate(ids):
-            tokens[i, : len(row)] = torch.tensor(row, dtype=torch.long)
-            mask[i, : len(row)] = 1
+        tokens = _pad_rows(ids, self.pad_idx, torch.long)  # [B, L]
+        mask = _pad_rows([[1] * len(row) for row in ids], 0, torch.long)  # [B, L]
         return tokens, mask
 
     def values(self, texts: list[str | None]) -> torch.Tensor:
         """The number value of every word of B texts ``[B, L]`` (0: not a number or
         padding), aligned with the tokens of `__call__`."""
         vals = [[number_value(w) for w in self.words(t)] if t else [] for t in texts]
-        length = max([len(x) for x in vals] + [1])
-        out = torch.zeros(len(texts), length)  # [B, L]
-        for i, row in enumerate(vals):
-            out[i, : len(row)] = torch.tensor(row, dtype=torch.float32)
-        return out
+        return _pad_rows(vals, 0.0, torch.float32)  # [B, L]
 
 
 class LUTConditioner(TextConditioner):
