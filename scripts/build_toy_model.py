@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="audiocraft/assets/toy", help="where the files ship")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--codec-steps", type=int, default=6000)
-    parser.add_argument("--lm-steps", type=int, default=2500)
+    parser.add_argument("--lm-steps", type=int, default=3500)
     parser.add_argument("--num-train", type=int, default=384,
                         help="synthetic training pieces of the codec")
     parser.add_argument("--num-train-lm", type=int, default=8192,
