@@ -95,7 +95,7 @@ class WhiteSpaceTokenizer:
         """
         ids = [[self.token(w) for w in self.words(t)] if t else [] for t in texts]
         tokens = _pad_rows(ids, self.pad_idx, torch.long)  # [B, L]
-        mask = _pad_rows([[1] * len(row) for row in ids], 0, torch.long)  # [B, L]
+        mask = (tokens != self.pad_idx).long()  # [B, L]: words are never pad_idx
         return tokens, mask
 
     def values(self, texts: list[str | None]) -> torch.Tensor:
