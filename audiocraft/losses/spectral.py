@@ -96,6 +96,13 @@ class MRSTFTLoss(nn.Module):
     spectra (synthetic tones, silence between notes) a floor well above 1e-7 stops the
     near-silent bins between partials from dominating the log term, so the loss weighs
     the partials themselves.
+
+    `sc_octaves` > 0 computes the spectral convergence per octave band (the top
+    `sc_octaves - 1` octaves below Nyquist, then everything lower as one band) and
+    averages the bands, each relative to its own target norm (plus `sc_band_floor` times
+    the whole spectrum's, so near-empty bands do not explode). The plain term is ruled by
+    the loudest bins (the bass, for most music); per band, the quieter upper octaves that
+    carry chord tones and melody count as much. 0 keeps the whole-spectrum term.
     """
 
     def __init__(
@@ -107,10 +114,20 @@ class MRSTFTLoss(nn.Module):
         factor_mag: float = 0.1,
         normalized: bool = False,
         mag_floor: float = 0.0,
+        sc_octaves: int = 0,
+        sc_band_floor: float = 0.01,
     ):
         super().__init__()
         if mag_floor < 0:
             raise ValueError(f"mrstft mag_floor must be >= 0, got {mag_floor}.")
+        if sc_octaves < 0 or sc_band_floor <= 0:
+            raise ValueError(
+                f"mrstft sc_octaves must be >= 0 (got {sc_octaves}) and sc_band_floor > 0 "
+                f"(got {sc_band_floor}).")
+        if any(n_fft // 2 >> (sc_octaves - 1) < 2 for n_fft in n_ffts if sc_octaves):
+            raise ValueError(
+                f"mrstft sc_octaves={sc_octaves} leaves less than 2 bins in the lowest band "
+                f"of the {min(n_ffts)}-point FFT: use fewer octaves or longer FFTs.")
         if not len(n_ffts) == len(hop_lengths) == len(win_lengths):
             raise ValueError(
                 "mrstft n_ffts, hop_lengths and win_lengths must have the same length.")
@@ -119,6 +136,8 @@ class MRSTFTLoss(nn.Module):
         self.factor_mag = factor_mag
         self.normalized = normalized
         self.mag_floor = mag_floor
+        self.sc_octaves = sc_octaves
+        self.sc_band_floor = sc_band_floor
         for i, (_, _, win) in enumerate(self.resolutions):
             self.register_buffer(f"window_{i}", torch.hann_window(win), persistent=False)
 
@@ -131,8 +150,21 @@ class MRSTFTLoss(nn.Module):
             my = stft_magnitude(y, n_fft, hop, win, window)
             if self.normalized:
                 mx, my = mx / win**0.5, my / win**0.5
-            sc_loss = sc_loss + torch.linalg.norm(my - mx) / torch.linalg.norm(my)
+            sc_loss = sc_loss + self._spectral_convergence(mx, my, n_fft)
             mag_loss = mag_loss + F.l1_loss(torch.log(mx + self.mag_floor),
                                             torch.log(my + self.mag_floor))
         n = len(self.resolutions)
         return (self.factor_sc * sc_loss + self.factor_mag * mag_loss) / n
+
+    def _spectral_convergence(self, mx: torch.Tensor, my: torch.Tensor,
+                              n_fft: int) -> torch.Tensor:
+        """||my - mx|| / ||my|| over magnitudes ``[B*C, frames, F]``, whole or per octave."""
+        if not self.sc_octaves:
+            return torch.linalg.norm(my - mx) / torch.linalg.norm(my)
+        floor = self.sc_band_floor * torch.linalg.norm(my)
+        top = n_fft // 2 + 1
+        edges = [top] + [n_fft // 2 >> k for k in range(1, self.sc_octaves)] + [0]
+        terms = [torch.linalg.norm(my[..., lo:hi] - mx[..., lo:hi])
+                 / (torch.linalg.norm(my[..., lo:hi]) + floor)
+                 for hi, lo in zip(edges[:-1], edges[1:])]
+        return torch.stack(terms).mean()
