@@ -17,13 +17,38 @@ from torch import nn
 
 from .conv import StreamableConv1d, StreamableConvTranspose1d
 from .lstm import StreamableLSTM
-from .streaming import AddStream, Stream, module_stream
+from .streaming import AddStream, PointwiseStream, Stream, module_stream
 
 
-def _activation(name: str, params: dict[str, Any] | None) -> nn.Module:
+class Snake(nn.Module):
+    """``x + sin(alpha * x)^2 / alpha``, with a learnt ``alpha`` per channel (Ziyin et al.,
+    2020; the activation of BigVGAN and DAC). Periodic in its input, it lets a small
+    decoder keep sustained partials in tune where ELUs smear them.
+    ``x [B, C, T]``; ``alpha`` is the initial value of every channel's alpha (so the
+    ``activation_params: {alpha: 1.0}`` of the ELU configs apply unchanged)."""
+
+    def __init__(self, channels: int, alpha: float = 1.0):
+        super().__init__()
+        if alpha <= 0:
+            raise ValueError(f"Snake alpha must be > 0, got {alpha}.")
+        self.alpha = nn.Parameter(torch.full((1, channels, 1), float(alpha)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + torch.sin(self.alpha * x).pow(2) / (self.alpha + 1e-9)
+
+    def stream(self) -> Stream:
+        """Chunk by chunk: each time step on its own."""
+        return PointwiseStream(self)
+
+
+def _activation(name: str, params: dict[str, Any] | None, channels: int) -> nn.Module:
+    """The activation `name` for `channels` channels: ``Snake``, or a torch.nn module."""
+    if name == "Snake":
+        return Snake(channels, **(params or {}))
     if not hasattr(nn, name):
         raise ValueError(
-            f"Unknown activation '{name}': give the name of a torch.nn module (e.g. 'ELU')."
+            f"Unknown activation '{name}': give 'Snake' or the name of a torch.nn module "
+            f"(e.g. 'ELU')."
         )
     return getattr(nn, name)(**(params or {}))
 
@@ -68,7 +93,7 @@ class SEANetResnetBlock(nn.Module):
             in_chs = dim if i == 0 else hidden
             out_chs = dim if i == len(kernel_sizes) - 1 else hidden
             block += [
-                _activation(activation, activation_params),
+                _activation(activation, activation_params, in_chs),
                 StreamableConv1d(
                     in_chs,
                     out_chs,
@@ -168,7 +193,7 @@ class SEANetEncoder(nn.Module):
                     )
                 )
             model += [
-                _activation(activation, act),
+                _activation(activation, act, mult * n_filters),
                 StreamableConv1d(
                     mult * n_filters,
                     mult * n_filters * 2,
@@ -183,7 +208,7 @@ class SEANetEncoder(nn.Module):
         if lstm:
             model.append(StreamableLSTM(mult * n_filters, num_layers=lstm))
         model += [
-            _activation(activation, act),
+            _activation(activation, act, mult * n_filters),
             StreamableConv1d(
                 mult * n_filters,
                 dimension,
@@ -262,7 +287,7 @@ class SEANetDecoder(nn.Module):
         for i, ratio in enumerate(self.ratios):
             block_norm = "none" if disable_norm_outer_blocks >= self.n_blocks - (i + 1) else norm
             model += [
-                _activation(activation, act),
+                _activation(activation, act, mult * n_filters),
                 StreamableConvTranspose1d(
                     mult * n_filters,
                     mult * n_filters // 2,
@@ -290,7 +315,7 @@ class SEANetDecoder(nn.Module):
                 )
             mult //= 2
         model += [
-            _activation(activation, act),
+            _activation(activation, act, n_filters),
             StreamableConv1d(
                 n_filters,
                 channels,
@@ -301,7 +326,7 @@ class SEANetDecoder(nn.Module):
             ),
         ]
         if final_activation is not None:
-            model.append(_activation(final_activation, final_activation_params))
+            model.append(_activation(final_activation, final_activation_params, channels))
         self.model = nn.Sequential(*model)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:

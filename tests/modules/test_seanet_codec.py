@@ -132,3 +132,30 @@ def test_reflect_pad_of_short_input_matches_the_rule():
     assert pad1d(x, (2, 2), mode="reflect").tolist() == [[[2.0, 1.0, 0.0, 1.0, 2.0, 1.0, 0.0]]]
     # wider than the input: zeros are appended first, then reflected, then cut back
     assert pad1d(x, (4, 1), mode="reflect").tolist() == [[[0.0, 0.0, 2.0, 1.0, 0.0, 1.0, 2.0, 0.0]]]
+
+
+def test_snake_activation():
+    from audiocraft.modules.seanet import Snake
+
+    snake = Snake(3, alpha=2.0)
+    x = torch.linspace(-3, 3, 50).repeat(1, 3, 1)  # [1, 3, 50]
+    assert torch.allclose(snake(x), x + torch.sin(2 * x) ** 2 / 2, atol=1e-6)
+    # One learnt frequency per channel, reached by the gradient.
+    snake(x).sum().backward()
+    assert snake.alpha.shape == (1, 3, 1) and snake.alpha.grad.abs().min() > 0
+    with pytest.raises(ValueError, match="alpha"):
+        Snake(3, alpha=0.0)
+
+
+def test_snake_codec_streams_and_keeps_its_alphas():
+    kwargs = dict(channels=1, dimension=8, n_filters=2, n_residual_layers=1, ratios=RATIOS,
+                  lstm=0, causal=True, activation="Snake", activation_params={"alpha": 0.5})
+    enc, dec = SEANetEncoder(**kwargs), SEANetDecoder(**kwargs)
+    alphas = [k for k in dec.state_dict() if k.endswith(".alpha")]
+    assert alphas and all(dec.state_dict()[k].eq(0.5).all() for k in alphas)
+    x = torch.randn(1, 1, 5 * HOP, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        z = enc(x)
+        assert torch.allclose(_stream(dec, z, [1, 2]), dec(z), atol=1e-5)
+    with pytest.raises(ValueError, match="Snake"):
+        SEANetDecoder(**{**kwargs, "activation": "Mamba"})
