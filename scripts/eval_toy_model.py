@@ -15,6 +15,11 @@ Prints a table (and writes it as JSON with ``--json``):
   The estimators on the real held-out audio and on its codec reconstruction give the
   ceiling the estimators themselves allow;
 - codec reconstruction of the held-out audio: SI-SNR (dB) and log-mel L1 distance;
+- triads through the codec: major and minor triads on all 12 roots, one per chord
+  instrument of the synthetic set, each over its root in the bass at the set's mix levels;
+  the share whose third still reads right (the salience of the major third above that
+  of the minor third, or the reverse) in the originals and in their reconstructions. A
+  mode the codec cannot carry, no LM can generate;
 - long-form stability: bpm and key of each minute of one ``--long-seconds`` piece.
 
 With ``--codec-only``, ``--model`` names a compression model (a codec run's export folder,
@@ -37,8 +42,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from audiocraft.data.synth import PieceSpec, generate_piece
-from audiocraft.metrics.music import compare_tempo, estimate_bpm, estimate_key, normalize_tonic
+from audiocraft.data.synth import INSTRUMENT_NAMES, PieceSpec, generate_piece
+from audiocraft.data.synth_voices import tone
+from audiocraft.metrics.music import (
+    compare_tempo,
+    estimate_bpm,
+    estimate_key,
+    normalize_tonic,
+    salience_profile,
+)
 
 TEMPO_TOLERANCE = 0.04
 
@@ -84,6 +96,8 @@ class Report:
     adherence: dict[str, Adherence]
     codec_si_snr_db: float
     codec_mel_l1: float
+    # Share of triads whose third reads right: "real audio", "codec reconstruction".
+    triads: dict[str, float] = field(default_factory=dict)
     long_form: list[LongFormMinute] = field(default_factory=list)
     long_form_caption: str = ""
     long_form_bpm_spread: float = float("nan")  # (max - min) / median over minutes
@@ -153,6 +167,53 @@ def codec_scores(codec: Any, wavs: torch.Tensor) -> tuple[torch.Tensor, float, f
     return recon, snr, float(mel(recon, wavs))
 
 
+def triad_set(sample_rate: int, seconds: float = 2.0
+              ) -> tuple[torch.Tensor, list[tuple[int, str]]]:
+    """Triads ``[N, 1, T]`` and their (root pitch class, "major"/"minor"): every chord
+    instrument of the synthetic set x 12 roots (C4 to B4) x both qualities, each over its
+    root two octaves down on a bass instrument, at the levels the set mixes them (bass
+    0.8; chords 0.35 at velocity 0.5), normalised to a 0.9 peak."""
+    n = int(seconds * sample_rate)
+    basses = sorted(INSTRUMENT_NAMES["bass"])
+    wavs, labels = [], []
+    for i, timbre in enumerate(sorted(INSTRUMENT_NAMES["chords"])):
+        for pc in range(12):
+            for quality, third in (("major", 4), ("minor", 3)):
+                x = np.zeros(n)
+                bass = tone(36 + pc, 0.95 * seconds, sample_rate, basses[(i + pc) % len(basses)])
+                x[: min(n, len(bass))] += 0.8 * bass[:n]
+                for interval in (0, third, 7):
+                    note = tone(60 + pc + interval, 0.95 * seconds, sample_rate, timbre, 0.5)
+                    x[: min(n, len(note))] += 0.35 * note[:n]
+                wavs.append(torch.from_numpy(0.9 * x / np.abs(x).max()).float()[None])
+                labels.append((pc, quality))
+    return torch.stack(wavs), labels
+
+
+def triad_quality(wavs: torch.Tensor, labels: list[tuple[int, str]], sample_rate: int
+                  ) -> float:
+    """Share of triads ``wavs [N, 1, T]`` whose third reads as labelled: a major triad's
+    major-third pitch class has more salience (the key estimator's profile) than its
+    minor third, a minor triad's the reverse."""
+    right = 0
+    for wav, (pc, quality) in zip(wavs, labels):
+        profile = salience_profile(wav, sample_rate)
+        heard = "major" if profile[(pc + 4) % 12] > profile[(pc + 3) % 12] else "minor"
+        right += heard == quality
+    return right / len(labels)
+
+
+@torch.no_grad()
+def codec_triads(codec: Any) -> dict[str, float]:
+    """:func:`triad_quality` of the triad set and of its reconstruction by `codec`."""
+    sr = codec.sample_rate
+    wavs, labels = triad_set(sr)
+    codes, scale = codec.encode(wavs)
+    recon = codec.decode(codes, scale)[..., : wavs.shape[-1]]
+    return {"real audio": triad_quality(wavs, labels, sr),
+            "codec reconstruction": triad_quality(recon, labels, sr)}
+
+
 def long_form(model: Any, caption: str, seconds: float, seed: int
               ) -> tuple[list[LongFormMinute], float, bool]:
     """Generate one long piece; bpm and key of each minute (the last part if shorter)."""
@@ -188,6 +249,7 @@ def evaluate(args: argparse.Namespace) -> Report:
     wavs, specs = held_out_set(args.num, args.seed, args.seconds, sr)
     captions = [s.description for s in specs]
     recon, snr, mel = codec_scores(codec, wavs)
+    triads = codec_triads(codec)
     timings["codec"] = time.time() - t0
 
     est = {
@@ -213,7 +275,7 @@ def evaluate(args: argparse.Namespace) -> Report:
                                                           shuffled)
     timings["estimate"] = time.time() - t0
 
-    report = Report(table, snr, mel, settings=vars(args).copy())
+    report = Report(table, snr, mel, triads, settings=vars(args).copy())
     if model is not None and args.long_seconds > 0:
         t0 = time.time()
         report.long_form_caption = captions[0]
@@ -236,9 +298,11 @@ def format_table(report: Report) -> str:
         lines.append(f"| {name} | {a.tempo:.0%} | {a.tempo_octave:.0%} | "
                      f"{a.tempo_median_error:.1%} | {a.mode:.0%} | {a.key:.0%} | "
                      f"{a.key_parallel:.0%} | {a.n} |")
-    lines += ["", "| codec reconstruction (held-out audio) | value |", "|---|---|",
-              f"| SI-SNR | {report.codec_si_snr_db:.2f} dB |",
-              f"| log-mel L1 distance | {report.codec_mel_l1:.3f} |"]
+    lines += ["", "| codec | value |", "|---|---|",
+              f"| SI-SNR of the held-out reconstructions | {report.codec_si_snr_db:.2f} dB |",
+              f"| log-mel L1 distance, same | {report.codec_mel_l1:.3f} |"]
+    for name, share in report.triads.items():
+        lines.append(f"| triads keeping their quality (major/minor), {name} | {share:.0%} |")
     if report.long_form:
         labels = report.settings.get("long_form_labels", {})
         lines += ["", f"Long form: \"{report.long_form_caption}\" "

@@ -42,6 +42,22 @@ def test_held_out_set_is_seeded_and_apart_from_training(ev):
     assert not torch.equal(wavs, train)
 
 
+def test_triads_read_their_quality_and_a_lost_third_is_caught(ev):
+    wavs, labels = ev.triad_set(8000, seconds=1.0)
+    assert wavs.shape == (144, 1, 8000) and len(labels) == 144
+    assert {q for _, q in labels} == {"major", "minor"}
+    real = ev.triad_quality(wavs, labels, 8000)
+    assert real >= 0.75  # the estimator's profile hears the third over the bass
+    flipped = [(pc, "minor" if q == "major" else "major") for pc, q in labels]
+    assert ev.triad_quality(wavs, flipped, 8000) == pytest.approx(1.0 - real)
+    # A "codec" that drops everything above the bass octave loses the thirds: a coin toss
+    # at best (the bass's 5th harmonic is a major third, so nearly all read major).
+    spec = torch.fft.rfft(wavs, dim=-1)
+    spec[..., int(200 * wavs.shape[-1] / 8000):] = 0
+    lowpassed = torch.fft.irfft(spec, n=wavs.shape[-1], dim=-1)
+    assert ev.triad_quality(lowpassed, labels, 8000) <= 0.6
+
+
 def test_a_run_writes_every_figure(ev, tmp_path, capsys):
     out = tmp_path / "eval.json"
     code = ev.main(["--model", "toy", "--num", "2", "--seconds", "4", "--long-seconds", "12",
@@ -56,10 +72,13 @@ def test_a_run_writes_every_figure(ev, tmp_path, capsys):
     for row in report["adherence"].values():
         assert 0.0 <= row["tempo"] + row["tempo_octave"] <= 1.0
     assert report["codec_si_snr_db"] > 0.0 and report["codec_mel_l1"] > 0.0
+    assert set(report["triads"]) == {"real audio", "codec reconstruction"}
+    assert report["triads"]["real audio"] >= 0.75
     assert len(report["long_form"]) == 1 and report["long_form"][0]["bpm"] >= 0.0
     assert report["settings"]["long_form_labels"]["bpm"] > 0
     printed = capsys.readouterr().out
     assert "| generated from captions |" in printed and "SI-SNR" in printed
+    assert "triads keeping their quality" in printed
 
 
 def test_codec_only_scores_a_compression_model(ev, tmp_path):
