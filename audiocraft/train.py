@@ -159,7 +159,8 @@ def build_musicgen_solver(cfg: DictConfig, run_dir: Path) -> Any:
 
     codec = loaders.load_compression_model(str(cfg.compression_model_checkpoint), device="cpu")
     if cfg.continue_from:
-        lm = loaders.load_lm_model(str(cfg.continue_from), device="cpu")
+        # The loaders return models in eval mode; training needs dropout and the rest on.
+        lm = loaders.load_lm_model(str(cfg.continue_from), device="cpu").train()
     else:
         lm = builders.get_lm_model(cfg)
     check_codec_matches_lm(codec, lm.card, lm.n_q, cfg.sample_rate)
@@ -182,7 +183,8 @@ def build_compression_solver(cfg: DictConfig, run_dir: Path) -> Any:
     from .solvers.compression import CompressionSolver
 
     if cfg.continue_from:
-        model = loaders.load_compression_model(str(cfg.continue_from), device="cpu")
+        # In eval mode, the quantizer's codebooks would stop following the encoder.
+        model = loaders.load_compression_model(str(cfg.continue_from), device="cpu").train()
     else:
         model = builders.get_compression_model(cfg)
     if model.sample_rate != cfg.sample_rate:

@@ -158,3 +158,23 @@ def test_dset_config_instantiates(dset, make_cfg, synthetic_root):
     datamodule = build_datamodule(cfg, world_size=1)
     wav, infos = next(iter(datamodule.val_dataloader()))
     assert wav.shape[0] == len(infos) and wav.shape[1] == cfg.channels
+
+
+def test_continue_from_trains_in_train_mode(make_cfg, tmp_path):
+    """The loaders give eval-mode models; a fine-tune must still train with dropout and
+    codebook updates on."""
+    from audiocraft.models import builders, loaders
+
+    codec_cfg = _open(make_cfg("compression/toy"))
+    codec_dir = loaders.export_compression(
+        builders.get_compression_model(codec_cfg).eval(), tmp_path / "codec")
+    codec_cfg.continue_from = str(codec_dir)
+    solver = build_compression_solver(codec_cfg, Path(codec_cfg.run_dir))
+    assert solver.model.training and all(m.training for m in solver.model.modules())
+
+    lm_cfg = _open(make_cfg("musicgen/toy", f"compression_model_checkpoint={codec_dir}",
+                            f"transformer_lm.card={codec_cfg.rvq.bins}"))
+    lm_dir = loaders.export_lm(builders.get_lm_model(lm_cfg).eval(), lm_cfg, tmp_path / "lm")
+    lm_cfg.continue_from = str(lm_dir)
+    solver = build_musicgen_solver(lm_cfg, Path(lm_cfg.run_dir))
+    assert solver.lm.training and all(m.training for m in solver.lm.modules())
