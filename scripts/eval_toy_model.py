@@ -1,7 +1,7 @@
 """Evaluate a text-to-music model on a held-out synthetic set with tempo and key estimators.
 
     python scripts/eval_toy_model.py [--model toy] [--num 128] [--seed 1000] [--seconds 6]
-        [--long-seconds 300] [--json outputs/toy_eval.json]
+        [--long-seconds 300] [--long-pieces 1] [--json outputs/toy_eval.json]
     python scripts/eval_toy_model.py --codec-only --model FOLDER   # a codec alone
 
 Prints a table (and writes it as JSON with ``--json``):
@@ -20,7 +20,9 @@ Prints a table (and writes it as JSON with ``--json``):
   the share whose third still reads right (the salience of the major third above that
   of the minor third, or the reverse) in the originals and in their reconstructions. A
   mode the codec cannot carry, no LM can generate;
-- long-form stability: bpm and key of each minute of one ``--long-seconds`` piece.
+- long-form stability: bpm and key of each minute of one ``--long-seconds`` piece (from
+  the first held-out caption); ``--long-pieces N`` adds the next N - 1 captions' pieces
+  and a summary (pieces whose key held, median and largest bpm spread).
 
 With ``--codec-only``, ``--model`` names a compression model (a codec run's export folder,
 ``toy``...) and only the real-audio and reconstruction rows and scores are measured.
@@ -90,6 +92,18 @@ class LongFormMinute:
 
 
 @dataclass
+class LongFormPiece:
+    """One long piece: its caption's labels, each minute, bpm spread, whether the key held."""
+
+    caption: str
+    bpm: float
+    key: str
+    minutes: list[LongFormMinute]
+    bpm_spread: float
+    key_held: bool
+
+
+@dataclass
 class Report:
     """Every figure of the table."""
 
@@ -102,6 +116,8 @@ class Report:
     long_form_caption: str = ""
     long_form_bpm_spread: float = float("nan")  # (max - min) / median over minutes
     long_form_key_held: bool = False
+    # With --long-pieces N > 1: every long piece, the first one included.
+    long_form_pieces: list[LongFormPiece] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -283,6 +299,16 @@ def evaluate(args: argparse.Namespace) -> Report:
             model, captions[0], args.long_seconds, args.seed)
         timings["long_form"] = time.time() - t0
         report.settings["long_form_labels"] = {"bpm": specs[0].bpm, "key": specs[0].key}
+        if args.long_pieces > 1:
+            report.long_form_pieces = [LongFormPiece(
+                captions[0], specs[0].bpm, specs[0].key, report.long_form,
+                report.long_form_bpm_spread, report.long_form_key_held)]
+            for spec in specs[1: args.long_pieces]:
+                minutes, spread, held = long_form(model, spec.description, args.long_seconds,
+                                                  args.seed)
+                report.long_form_pieces.append(LongFormPiece(
+                    spec.description, spec.bpm, spec.key, minutes, spread, held))
+            timings["long_form"] = time.time() - t0
     report.seconds = {k: round(v, 1) for k, v in timings.items()}
     return report
 
@@ -312,6 +338,18 @@ def format_table(report: Report) -> str:
             lines.append(f"| {int(m.start_s // 60) + 1} | {m.bpm:.1f} | {m.key} |")
         lines.append(f"\nbpm spread (max - min) / median: {report.long_form_bpm_spread:.1%}; "
                      f"key held over all minutes: {'yes' if report.long_form_key_held else 'no'}")
+    if report.long_form_pieces:
+        pieces = report.long_form_pieces
+        lines += ["", "| caption's bpm, key | bpm of each minute | keys | bpm spread | key held |",
+                  "|---|---|---|---|---|"]
+        for p in pieces:
+            lines.append(f"| {p.bpm:g}, {p.key} | {', '.join(f'{m.bpm:.1f}' for m in p.minutes)} "
+                         f"| {', '.join(m.key for m in p.minutes)} | {p.bpm_spread:.1%} | "
+                         f"{'yes' if p.key_held else 'no'} |")
+        spreads = [p.bpm_spread for p in pieces]
+        held = sum(p.key_held for p in pieces)
+        lines.append(f"\n{len(pieces)} long pieces: key held in {held}; bpm spread median "
+                     f"{float(np.median(spreads)):.1%}, largest {max(spreads):.1%}")
     return "\n".join(lines)
 
 
@@ -327,6 +365,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=6.0, help="length of each clip")
     parser.add_argument("--long-seconds", type=float, default=300.0,
                         help="length of the long-form piece (0 to skip)")
+    parser.add_argument("--long-pieces", type=int, default=1,
+                        help="long pieces, from the first N held-out captions")
     parser.add_argument("--cfg-coef", type=float, default=3.0)
     parser.add_argument("--top-k", type=int, default=250)
     parser.add_argument("--temperature", type=float, default=1.0)
@@ -335,6 +375,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.num < 2:
         parser.error("--num must be at least 2 (the shuffled baseline pairs pieces).")
+    if not 1 <= args.long_pieces <= args.num:
+        parser.error("--long-pieces must be between 1 and --num (one piece per caption).")
     torch.set_num_threads(args.threads)
     report = evaluate(args)
     print(format_table(report))

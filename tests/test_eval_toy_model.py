@@ -93,3 +93,16 @@ def test_codec_only_scores_a_compression_model(ev, tmp_path):
 def test_one_piece_is_refused(ev):
     with pytest.raises(SystemExit):
         ev.main(["--num", "1"])
+    with pytest.raises(SystemExit):
+        ev.main(["--num", "2", "--long-pieces", "3"])  # more long pieces than captions
+
+
+def test_several_long_pieces_are_summarised(ev, tmp_path, capsys):
+    out = tmp_path / "eval.json"
+    assert ev.main(["--model", "toy", "--num", "2", "--seconds", "2", "--long-seconds", "12",
+                    "--long-pieces", "2", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    pieces = report["long_form_pieces"]
+    assert len(pieces) == 2 and pieces[0]["minutes"] == report["long_form"]
+    assert pieces[0]["caption"] != pieces[1]["caption"] and pieces[1]["bpm"] > 0
+    assert "2 long pieces: key held in" in capsys.readouterr().out
