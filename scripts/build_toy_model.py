@@ -15,6 +15,10 @@ Stages (each resumes from its last checkpoint when re-run with the same argument
    by ``audiocraft.train.run`` into ``WORK/codec`` and exported there;
 3. lm: ``solver=musicgen/toy_lm`` (dim 192, 6 layers, lookup-table text conditioner) on
    the frozen codec's tokens, into ``WORK/lm``;
+3b. tune: the LM above fine-tuned (``--tune-steps``, 0 to skip) on segments cut anywhere
+   in longer pieces (``WORK/data_tune``, other seeds), into ``WORK/lm_tune``. Stage 3
+   only sees pieces from their first beat and first (tonic) chord; long-form generation
+   continues from the middle of a piece, which this stage teaches;
 4. ship: the hub-format files (``state_dict.bin``, ``compression_state_dict.bin``) copied
    to ``OUT`` (weights stored in float16 unless ``--ship-lm-dtype float32`` or
    ``--ship-codec-dtype float32``) with
@@ -91,6 +95,38 @@ def common_overrides(args: argparse.Namespace, data: str, num_train: int) -> lis
         "logger=csv",
         "logging.progress_bar=false",
         "logging.log_every_n_steps=10",
+    ]
+
+
+def tune_stage_overrides(args: argparse.Namespace, codec_export: Path,
+                         lm_export: Path) -> list[str]:
+    """Overrides of the continuation fine-tune: the trained LM (``continue_from``) on
+    ``--piece-seconds`` segments cut at a random time in ``--tune-piece-seconds`` pieces
+    of their own seeds (``seed + 2``, valid ``seed + 3``; a segment may run up to half its
+    length past the end, padding the loss ignores), at a twentieth of the LM's learning rate.
+    Segments are new at nearly every step, so no token cache."""
+    work = Path(args.work)
+    return [
+        f"seed={args.seed}",
+        "dset=synthetic",
+        f"synthetic.root={work / 'data_tune'}",
+        f"synthetic.duration={args.tune_piece_seconds}",
+        f"synthetic.train.num={args.num_train_tune}",
+        f"synthetic.train.seed={args.seed + 2}",
+        f"synthetic.valid.num={args.num_valid}",
+        f"synthetic.valid.seed={args.seed + 3}",
+        "logger=csv",
+        "logging.progress_bar=false",
+        "logging.log_every_n_steps=10",
+        f"run_dir={work / 'lm_tune'}",
+        f"optim.epochs={_epochs(args.tune_steps)}",
+        f"compression_model_checkpoint={codec_export}",
+        f"continue_from={lm_export}",
+        f"dataset.segment_duration={args.piece_seconds}",
+        "dataset.min_segment_ratio=0.5",
+        "optim.lr=1e-4",
+        "schedule.warmup=20",
+        *args.tune_override,
     ]
 
 
@@ -188,7 +224,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="extra Hydra override of the codec stage (repeatable)")
     parser.add_argument("--lm-override", action="append", default=[], metavar="KEY=VALUE",
                         help="extra Hydra override of the LM stage (repeatable)")
-    parser.add_argument("--stop-after", choices=("codec", "lm"), default=None,
+    parser.add_argument("--tune-steps", type=int, default=400,
+                        help="continuation fine-tune of the LM on segments cut anywhere in "
+                        "longer pieces (0: none)")
+    parser.add_argument("--num-train-tune", type=int, default=2048,
+                        help="synthetic pieces of the continuation fine-tune")
+    parser.add_argument("--tune-piece-seconds", type=float, default=12.0,
+                        help="length of those pieces (segments stay --piece-seconds long)")
+    parser.add_argument("--tune-override", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra Hydra override of the fine-tune stage (repeatable)")
+    parser.add_argument("--stop-after", choices=("codec", "lm", "tune"), default=None,
                         help="stop once this stage is built (re-run without it to go on)")
     parser.add_argument("--no-ship", action="store_true", help="train only; do not copy files")
     parser.add_argument("--ship-lm-dtype", choices=("float16", "float32"), default="float16",
@@ -222,8 +267,13 @@ def main(argv: list[str] | None = None) -> int:
     ]
     lm_export = run_stage("lm", "musicgen/toy_lm", lm_overrides,
                           work / "lm" / "export" / "done.json", timings)
+    tune_overrides: list[str] = []
+    if args.tune_steps > 0 and args.stop_after != "lm":
+        tune_overrides = tune_stage_overrides(args, codec_export, lm_export)
+        lm_export = run_stage("tune", "musicgen/toy_lm", tune_overrides,
+                              work / "lm_tune" / "export" / "done.json", timings)
     timings["total_this_invocation_s"] = round(time.time() - start, 1)
-    if args.no_ship or args.stop_after == "lm":
+    if args.no_ship or args.stop_after in ("lm", "tune"):
         return 0
     recipe = {
         "command": "python scripts/build_toy_model.py " + " ".join(argv or sys.argv[1:]),
@@ -234,6 +284,9 @@ def main(argv: list[str] | None = None) -> int:
         "ship_lm_dtype": args.ship_lm_dtype, "ship_codec_dtype": args.ship_codec_dtype,
         "codec": {"solver": "compression/toy_codec", "overrides": codec_overrides},
         "lm": {"solver": "musicgen/toy_lm", "overrides": lm_overrides},
+        "tune_steps": args.tune_steps, "num_train_tune": args.num_train_tune,
+        "tune_piece_seconds": args.tune_piece_seconds,
+        "tune": {"solver": "musicgen/toy_lm", "overrides": tune_overrides},
     }
     path = ship(lm_export, Path(args.out), recipe, timings, args.ship_lm_dtype,
                 args.ship_codec_dtype)

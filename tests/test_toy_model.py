@@ -1,6 +1,7 @@
 """The shipped toy model: its files are the ones the recipe recorded, they load through the
 same loader as official hub-format weights, and they generate audio."""
 
+import argparse
 import hashlib
 import json
 
@@ -151,3 +152,21 @@ def test_recipe_is_deterministic_and_resumes(tmp_path):
         assert torch.equal(a[key], b[key]), key
     again = _build_codec(runs[0])
     assert again.returncode == 0 and "already built" in again.stdout
+
+
+def test_the_continuation_fine_tune_cuts_longer_pieces_anywhere(load_script, tmp_path):
+    recipe = load_script("build_toy_model")
+    args = argparse.Namespace(work=str(tmp_path), seed=3, num_valid=4, tune_steps=200,
+                              tune_piece_seconds=12.0, num_train_tune=64, piece_seconds=6.0,
+                              tune_override=["optim.lr=3e-5"])
+    ov = dict(o.split("=", 1) for o in recipe.tune_stage_overrides(
+        args, tmp_path / "codec" / "export", tmp_path / "lm" / "export"))
+    assert ov["continue_from"] == str(tmp_path / "lm" / "export")
+    assert ov["compression_model_checkpoint"] == str(tmp_path / "codec" / "export")
+    # Pieces twice the segment, cut anywhere; seeds apart from the codec's and LM's data.
+    assert float(ov["synthetic.duration"]) == 12.0 and float(ov["dataset.segment_duration"]) == 6.0
+    assert float(ov["dataset.min_segment_ratio"]) < 1.0
+    assert {ov["synthetic.train.seed"], ov["synthetic.valid.seed"]}.isdisjoint({"3", "4"})
+    assert "cache.path" not in ov and ov["optim.epochs"] == "2"
+    assert ov["optim.lr"] == "3e-5"  # the user's override comes last and wins
+    assert ov["synthetic.root"] == str(tmp_path / "data_tune")
