@@ -80,18 +80,21 @@ def _epochs(steps: int) -> int:
     return steps // UPDATES_PER_EPOCH
 
 
-def common_overrides(args: argparse.Namespace, data: str, num_train: int) -> list[str]:
-    """Overrides shared by both stages: data (in WORK/`data`), seed, logging."""
+def common_overrides(args: argparse.Namespace, data: str, num_train: int,
+                     piece_seconds: float | None = None, seed_offset: int = 0) -> list[str]:
+    """Overrides shared by every stage: data (in WORK/`data`: `num_train` pieces of
+    `piece_seconds`, default ``--piece-seconds``, drawn with ``seed + seed_offset``, the
+    validation pieces with the next seed), seed, logging."""
     work = Path(args.work)
     return [
         f"seed={args.seed}",
         "dset=synthetic",
         f"synthetic.root={work / data}",
-        f"synthetic.duration={args.piece_seconds}",
+        f"synthetic.duration={piece_seconds or args.piece_seconds}",
         f"synthetic.train.num={num_train}",
-        f"synthetic.train.seed={args.seed}",
+        f"synthetic.train.seed={args.seed + seed_offset}",
         f"synthetic.valid.num={args.num_valid}",
-        f"synthetic.valid.seed={args.seed + 1}",
+        f"synthetic.valid.seed={args.seed + seed_offset + 1}",
         "logger=csv",
         "logging.progress_bar=false",
         "logging.log_every_n_steps=10",
@@ -105,20 +108,10 @@ def tune_stage_overrides(args: argparse.Namespace, codec_export: Path,
     of their own seeds (``seed + 2``, valid ``seed + 3``; a segment may run up to half its
     length past the end, padding the loss ignores), at a twentieth of the LM's learning rate.
     Segments are new at nearly every step, so no token cache."""
-    work = Path(args.work)
     return [
-        f"seed={args.seed}",
-        "dset=synthetic",
-        f"synthetic.root={work / 'data_tune'}",
-        f"synthetic.duration={args.tune_piece_seconds}",
-        f"synthetic.train.num={args.num_train_tune}",
-        f"synthetic.train.seed={args.seed + 2}",
-        f"synthetic.valid.num={args.num_valid}",
-        f"synthetic.valid.seed={args.seed + 3}",
-        "logger=csv",
-        "logging.progress_bar=false",
-        "logging.log_every_n_steps=10",
-        f"run_dir={work / 'lm_tune'}",
+        *common_overrides(args, "data_tune", args.num_train_tune, args.tune_piece_seconds,
+                          seed_offset=2),
+        f"run_dir={Path(args.work) / 'lm_tune'}",
         f"optim.epochs={_epochs(args.tune_steps)}",
         f"compression_model_checkpoint={codec_export}",
         f"continue_from={lm_export}",
