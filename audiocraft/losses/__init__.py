@@ -4,6 +4,7 @@
 from torch import nn
 
 from .balancer import Balancer
+from .chroma import ChromaLoss
 from .sisnr import SISNRLoss, si_snr
 from .spectral import MelSpectrogramL1Loss, MRSTFTLoss, MultiScaleMelSpectrogramLoss
 
@@ -12,6 +13,7 @@ from .spectral import MelSpectrogramL1Loss, MRSTFTLoss, MultiScaleMelSpectrogram
 LOSSES: dict[str, type[nn.Module]] = {
     "l1": nn.L1Loss,
     "l2": nn.MSELoss,
+    "chroma": ChromaLoss,
     "mel": MelSpectrogramL1Loss,
     "msspec": MultiScaleMelSpectrogramLoss,
     "mrstft": MRSTFTLoss,
@@ -21,6 +23,7 @@ LOSSES: dict[str, type[nn.Module]] = {
 __all__ = [
     "LOSSES",
     "Balancer",
+    "ChromaLoss",
     "MRSTFTLoss",
     "MelSpectrogramL1Loss",
     "MultiScaleMelSpectrogramLoss",

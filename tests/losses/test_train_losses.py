@@ -14,6 +14,8 @@ def _args(name: str) -> dict:
         return {"n_ffts": [256, 128], "hop_lengths": [64, 32], "win_lengths": [256, 128]}
     if name == "msspec":
         return {"sample_rate": SR, "range_start": 6, "range_end": 9, "n_mels": 16}
+    if name == "chroma":
+        return {"sample_rate": SR, "n_fft": 512, "hop_length": 128}
     if name == "mel":
         return {"sample_rate": SR, "n_fft": 256, "hop_length": 64, "win_length": 256, "n_mels": 16}
     return {"sample_rate": SR, "segment": 0.1}
