@@ -18,8 +18,10 @@ Prints a table (and writes it as JSON with ``--json``):
 - triads through the codec: major and minor triads on all 12 roots, one per chord
   instrument of the synthetic set, each over its root in the bass at the set's mix levels;
   the share whose third still reads right (the salience of the major third above that
-  of the minor third, or the reverse) in the originals and in their reconstructions. A
-  mode the codec cannot carry, no LM can generate;
+  of the minor third, or the reverse) in the originals and in their reconstructions, and
+  the median level change through the codec of the chord's root and major third (on
+  harmonics of the bass) and of its minor third (on none). A mode the codec cannot
+  carry, no LM can generate;
 - long-form stability: bpm and key of each minute of one ``--long-seconds`` piece (from
   the first held-out caption); ``--long-pieces N`` adds the next N - 1 captions' pieces
   and a summary (pieces whose key held, median and largest bpm spread).
@@ -112,6 +114,9 @@ class Report:
     codec_mel_l1: float
     # Share of triads whose third reads right: "real audio", "codec reconstruction".
     triads: dict[str, float] = field(default_factory=dict)
+    # Median level change (dB) through the codec of the triads' "root", "major third" and
+    # "minor third".
+    triad_partials: dict[str, float] = field(default_factory=dict)
     long_form: list[LongFormMinute] = field(default_factory=list)
     long_form_caption: str = ""
     long_form_bpm_spread: float = float("nan")  # (max - min) / median over minutes
@@ -183,12 +188,14 @@ def codec_scores(codec: Any, wavs: torch.Tensor) -> tuple[torch.Tensor, float, f
     return recon, snr, float(mel(recon, wavs))
 
 
-def triad_set(sample_rate: int, seconds: float = 2.0
+def triad_set(sample_rate: int, seconds: float = 2.0, drop_third: bool = False
               ) -> tuple[torch.Tensor, list[tuple[int, str]]]:
     """Triads ``[N, 1, T]`` and their (root pitch class, "major"/"minor"): every chord
     instrument of the synthetic set x 12 roots (C4 to B4) x both qualities, each over its
     root two octaves down on a bass instrument, at the levels the set mixes them (bass
-    0.8; chords 0.35 at velocity 0.5), normalised to a 0.9 peak."""
+    0.8; chords 0.35 at velocity 0.5), normalised to a 0.9 peak. `drop_third` leaves the
+    thirds out (root and fifth only; labels unchanged): what a codec that loses them
+    would return."""
     n = int(seconds * sample_rate)
     basses = sorted(INSTRUMENT_NAMES["bass"])
     wavs, labels = [], []
@@ -198,7 +205,7 @@ def triad_set(sample_rate: int, seconds: float = 2.0
                 x = np.zeros(n)
                 bass = tone(36 + pc, 0.95 * seconds, sample_rate, basses[(i + pc) % len(basses)])
                 x[: min(n, len(bass))] += 0.8 * bass[:n]
-                for interval in (0, third, 7):
+                for interval in (0, 7) if drop_third else (0, third, 7):
                     note = tone(60 + pc + interval, 0.95 * seconds, sample_rate, timbre, 0.5)
                     x[: min(n, len(note))] += 0.35 * note[:n]
                 wavs.append(torch.from_numpy(0.9 * x / np.abs(x).max()).float()[None])
@@ -219,15 +226,44 @@ def triad_quality(wavs: torch.Tensor, labels: list[tuple[int, str]], sample_rate
     return right / len(labels)
 
 
+def partial_level_change(wavs: torch.Tensor, recon: torch.Tensor,
+                         labels: list[tuple[int, str]], sample_rate: int) -> dict[str, float]:
+    """Median level change (dB, reconstruction minus original) of the fundamentals of the
+    triads ``wavs [N, 1, T]``: the chord's root (C4 over a C2 bass: the bass's 4th
+    harmonic) and its third, major (within a bin of the bass's 5th harmonic) and minor (on
+    no harmonic of the bass). Levels are the spectrum's peak within a bin of the note, over the
+    middle of each clip, relative to the clip's loudest bin. A codec that renders every
+    partial on the bass's harmonic series keeps the root and the major third and loses
+    the minor third."""
+    n = 1 << int(np.log2(wavs.shape[-1] // 2))
+    start = (wavs.shape[-1] - n) // 2
+    window = np.hanning(n)
+    freqs = np.fft.rfftfreq(n, 1.0 / sample_rate)
+
+    def level_db(x: torch.Tensor, midi: int) -> float:
+        mag = np.abs(np.fft.rfft(x[0, start: start + n].numpy() * window))
+        b = int(np.argmin(np.abs(freqs - 440.0 * 2.0 ** ((midi - 69) / 12.0))))
+        return float(20 * np.log10(mag[b - 1: b + 2].max() / mag.max() + 1e-12))
+
+    change: dict[str, list[float]] = {"root": [], "major third": [], "minor third": []}
+    for orig, rec, (pc, quality) in zip(wavs, recon, labels):
+        third = 60 + pc + (4 if quality == "major" else 3)
+        for name, midi in (("root", 60 + pc), (f"{quality} third", third)):
+            change[name].append(level_db(rec, midi) - level_db(orig, midi))
+    return {name: float(np.median(v)) for name, v in change.items()}
+
+
 @torch.no_grad()
-def codec_triads(codec: Any) -> dict[str, float]:
-    """:func:`triad_quality` of the triad set and of its reconstruction by `codec`."""
+def codec_triads(codec: Any) -> tuple[dict[str, float], dict[str, float]]:
+    """:func:`triad_quality` of the triad set and of its reconstruction by `codec`, and
+    the :func:`partial_level_change` of the reconstruction."""
     sr = codec.sample_rate
     wavs, labels = triad_set(sr)
     codes, scale = codec.encode(wavs)
     recon = codec.decode(codes, scale)[..., : wavs.shape[-1]]
-    return {"real audio": triad_quality(wavs, labels, sr),
-            "codec reconstruction": triad_quality(recon, labels, sr)}
+    return ({"real audio": triad_quality(wavs, labels, sr),
+             "codec reconstruction": triad_quality(recon, labels, sr)},
+            partial_level_change(wavs, recon, labels, sr))
 
 
 def long_form(model: Any, caption: str, seconds: float, seed: int
@@ -265,7 +301,7 @@ def evaluate(args: argparse.Namespace) -> Report:
     wavs, specs = held_out_set(args.num, args.seed, args.seconds, sr)
     captions = [s.description for s in specs]
     recon, snr, mel = codec_scores(codec, wavs)
-    triads = codec_triads(codec)
+    triads, partials = codec_triads(codec)
     timings["codec"] = time.time() - t0
 
     est = {
@@ -291,7 +327,7 @@ def evaluate(args: argparse.Namespace) -> Report:
                                                           shuffled)
     timings["estimate"] = time.time() - t0
 
-    report = Report(table, snr, mel, triads, settings=vars(args).copy())
+    report = Report(table, snr, mel, triads, partials, settings=vars(args).copy())
     if model is not None and args.long_seconds > 0:
         t0 = time.time()
         report.long_form_caption = captions[0]
@@ -329,6 +365,9 @@ def format_table(report: Report) -> str:
               f"| log-mel L1 distance, same | {report.codec_mel_l1:.3f} |"]
     for name, share in report.triads.items():
         lines.append(f"| triads keeping their quality (major/minor), {name} | {share:.0%} |")
+    for name, db in report.triad_partials.items():
+        lines.append(f"| triads through the codec: level change of the {name} (median) "
+                     f"| {db:+.1f} dB |")
     if report.long_form:
         labels = report.settings.get("long_form_labels", {})
         lines += ["", f"Long form: \"{report.long_form_caption}\" "

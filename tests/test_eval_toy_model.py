@@ -58,6 +58,19 @@ def test_triads_read_their_quality_and_a_lost_third_is_caught(ev):
     assert ev.triad_quality(lowpassed, labels, 8000) <= 0.6
 
 
+def test_partial_levels_tell_a_lost_third_from_a_kept_root(ev):
+    wavs, labels = ev.triad_set(8000, seconds=1.0)
+    same = ev.partial_level_change(wavs, wavs, labels, 8000)
+    assert same == {"root": 0.0, "major third": 0.0, "minor third": 0.0}
+    # The same chords without their third (root and fifth over the bass): the minor third
+    # falls by tens of dB; the root barely moves (the peak level changes a little), nor
+    # does the major third (the bass's 5th harmonic is within a bin of it).
+    no_third, _ = ev.triad_set(8000, seconds=1.0, drop_third=True)
+    lost = ev.partial_level_change(wavs, no_third, labels, 8000)
+    assert lost["minor third"] < -15.0
+    assert abs(lost["root"]) < 3.0 and lost["major third"] > lost["minor third"] + 10.0
+
+
 def test_a_run_writes_every_figure(ev, tmp_path, capsys):
     out = tmp_path / "eval.json"
     code = ev.main(["--model", "toy", "--num", "2", "--seconds", "4", "--long-seconds", "12",
@@ -79,6 +92,8 @@ def test_a_run_writes_every_figure(ev, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "| generated from captions |" in printed and "SI-SNR" in printed
     assert "triads keeping their quality" in printed
+    assert set(report["triad_partials"]) == {"root", "major third", "minor third"}
+    assert "level change of the minor third" in printed
 
 
 def test_codec_only_scores_a_compression_model(ev, tmp_path):
