@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from ..modules.streaming import Stream
-from ..quantization import BaseQuantizer, QuantizedResult
+from ..quantization import BaseQuantizer, DummyQuantizer, QuantizedResult
 
 if TYPE_CHECKING:
     from ..modules.seanet import SEANetDecoder, SEANetEncoder
@@ -315,6 +315,16 @@ class EncodecModel(CompressionModel):
         self.check_audio(x, sample_rate)
         x, scale = self.preprocess(x)
         return self.quantizer.encode(self.encoder(x)), scale
+
+    def check_codes(self, codes: torch.Tensor) -> None:
+        if isinstance(self.quantizer, DummyQuantizer):
+            if codes.dim() != 4 or codes.shape[1] != 1 or not codes.is_floating_point():
+                raise ValueError(
+                    "This codec has no quantizer (no_quant): its codes are the latent itself, "
+                    f"floats [B, 1, D, T_f] as encode() returns them; got {codes.dtype} "
+                    f"{tuple(codes.shape)}.")
+            return
+        super().check_codes(codes)
 
     def decode_latent(self, codes: torch.Tensor) -> torch.Tensor:
         self.check_codes(codes)

@@ -59,8 +59,8 @@ class BaseQuantizer(nn.Module):
 
 
 class DummyQuantizer(BaseQuantizer):
-    """No quantization: the latent passes through; 'codes' are the latent itself
-    `[B, D, T]` (a continuous autoencoder, for ablations)."""
+    """No quantization: the latent passes through; 'codes' are the latent itself,
+    `[B, 1, D, T]` (a continuous autoencoder, for ablations)."""
 
     def __init__(self, dimension: int = 128):
         super().__init__()

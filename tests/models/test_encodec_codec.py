@@ -192,3 +192,18 @@ def test_interleaved_stereo():
         codes2, _ = per_step.encode(wav)
         assert codes2.shape == (2, 4, 20) and per_step.frame_rate == 2 * mono.frame_rate
         assert torch.equal(per_step.decode(codes2), decoded)
+
+
+def test_a_codec_without_quantizer_decodes_its_own_latents():
+    cfg = _compose("debug")
+    with open_dict(cfg):
+        cfg.encodec.quantizer = "no_quant"
+    model = builders.get_compression_model(cfg).eval()
+    x = torch.randn(2, 1, 3200)
+    with torch.no_grad():
+        codes, scale = model.encode(x)
+        assert codes.is_floating_point() and codes.shape[:2] == (2, 1)
+        # The latent passes through unquantized: decode(encode(x)) is the forward pass.
+        assert torch.allclose(model.decode(codes, scale)[..., :3200], model(x).x, atol=1e-6)
+        with pytest.raises(ValueError, match="no quantizer"):
+            model.decode(torch.zeros(2, 4, 10, dtype=torch.long))
