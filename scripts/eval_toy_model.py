@@ -232,9 +232,9 @@ def partial_level_change(wavs: torch.Tensor, recon: torch.Tensor,
     triads ``wavs [N, 1, T]``: the chord's root (C4 over a C2 bass: the bass's 4th
     harmonic) and its third, major (within a bin of the bass's 5th harmonic) and minor (on
     no harmonic of the bass). Levels are the spectrum's peak within a bin of the note, over the
-    middle of each clip, relative to the clip's loudest bin. A codec that renders every
-    partial on the bass's harmonic series keeps the root and the major third and loses
-    the minor third."""
+    middle of each clip, relative to the clip's loudest bin. A codec that plays minor
+    thirds as major thirds keeps the root and the major third and loses the minor
+    third."""
     n = 1 << int(np.log2(wavs.shape[-1] // 2))
     start = (wavs.shape[-1] - n) // 2
     window = np.hanning(n)
