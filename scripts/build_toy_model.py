@@ -1,7 +1,7 @@
 """Build the shipped ``toy`` model end to end on a CPU, with the project's own pipeline.
 
     python scripts/build_toy_model.py [--work outputs/toy_build] [--out audiocraft/assets/toy]
-        [--seed 0] [--codec-steps N] [--lm-steps N] [--threads 1]
+        [--seed 0] [--codec-steps N] [--codec-cycles K] [--lm-steps N] [--threads 1]
         [--codec-override KEY=VALUE ...] [--lm-override KEY=VALUE ...] [--stop-after STAGE]
         [--no-ship] [--ship-lm-dtype {float16,float32}] [--ship-codec-dtype {float16,float32}]
 
@@ -12,7 +12,10 @@ Stages (each resumes from its last checkpoint when re-run with the same argument
    long as the LM's training segments, so every segment is a whole piece whose tokens
    are computed once, in the token cache;
 2. codec: ``solver=compression/toy_codec`` (8 kHz, 25 frames/s, 4 x 1024 codes) trained
-   by ``audiocraft.train.run`` into ``WORK/codec`` and exported there;
+   by ``audiocraft.train.run`` into ``WORK/codec`` and exported there; with
+   ``--codec-cycles K`` > 1, K - 1 more cycles of ``--codec-steps`` (each a new warmup
+   and cosine schedule from the previous cycle's weights) into ``WORK/codec_c2``... The
+   LM trains on the last one's tokens;
 3. lm: ``solver=musicgen/toy_lm`` (dim 192, 6 layers, lookup-table text conditioner) on
    the frozen codec's tokens, into ``WORK/lm``;
 3b. tune: the LM above fine-tuned (``--tune-steps``, 0 to skip) on segments cut anywhere
@@ -123,6 +126,20 @@ def tune_stage_overrides(args: argparse.Namespace, codec_export: Path,
     ]
 
 
+def codec_cycle_overrides(args: argparse.Namespace, cycle: int,
+                          previous_export: Path) -> list[str]:
+    """Overrides of codec cycle ``cycle`` (2, 3...): the codec stage's, continued from the
+    previous cycle's export for another ``--codec-steps`` (a new warmup and cosine
+    schedule), into ``WORK/codec_c<cycle>``."""
+    return [
+        *common_overrides(args, "data", args.num_train),
+        f"run_dir={Path(args.work) / f'codec_c{cycle}'}",
+        f"optim.epochs={_epochs(args.codec_steps)}",
+        f"continue_from={previous_export}",
+        *args.codec_override,
+    ]
+
+
 def run_stage(name: str, solver: str, overrides: list[str], done_file: Path,
               timings: dict[str, float]) -> Path:
     """Train one stage (resuming from its checkpoint) unless it already finished; returns
@@ -203,6 +220,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="audiocraft/assets/toy", help="where the files ship")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--codec-steps", type=int, default=6000)
+    parser.add_argument("--codec-cycles", type=int, default=1,
+                        help="codec training cycles of --codec-steps each, every one from "
+                        "the previous one's weights with a new schedule")
     parser.add_argument("--lm-steps", type=int, default=3500)
     parser.add_argument("--num-train", type=int, default=384,
                         help="synthetic training pieces of the codec")
@@ -234,6 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ship-codec-dtype", choices=("float16", "float32"), default="float16",
                         help="dtype of the shipped codec weights (float16 halves the file)")
     args = parser.parse_args(argv)
+    if args.codec_cycles < 1:
+        parser.error("--codec-cycles must be at least 1.")
 
     os.chdir(REPO)  # relative paths in the recorded configs, whatever the caller's folder
     import torch
@@ -249,6 +271,12 @@ def main(argv: list[str] | None = None) -> int:
     ]
     codec_export = run_stage("codec", "compression/toy_codec", codec_overrides,
                              work / "codec" / "export" / "done.json", timings)
+    cycle_overrides = []
+    for cycle in range(2, args.codec_cycles + 1):
+        cycle_overrides.append(codec_cycle_overrides(args, cycle, codec_export))
+        codec_export = run_stage(f"codec_c{cycle}", "compression/toy_codec",
+                                 cycle_overrides[-1],
+                                 work / f"codec_c{cycle}" / "export" / "done.json", timings)
     if args.stop_after == "codec":
         return 0
     lm_overrides = [
@@ -276,6 +304,8 @@ def main(argv: list[str] | None = None) -> int:
         "piece_seconds": args.piece_seconds, "threads": args.threads,
         "ship_lm_dtype": args.ship_lm_dtype, "ship_codec_dtype": args.ship_codec_dtype,
         "codec": {"solver": "compression/toy_codec", "overrides": codec_overrides},
+        "codec_cycles": args.codec_cycles,
+        "codec_cycle_overrides": cycle_overrides,
         "lm": {"solver": "musicgen/toy_lm", "overrides": lm_overrides},
         "tune_steps": args.tune_steps, "num_train_tune": args.num_train_tune,
         "tune_piece_seconds": args.tune_piece_seconds,

@@ -152,6 +152,12 @@ def test_recipe_is_deterministic_and_resumes(tmp_path):
         assert torch.equal(a[key], b[key]), key
     again = _build_codec(runs[0])
     assert again.returncode == 0 and "already built" in again.stdout
+    # A second codec cycle continues from the first, which is not trained again.
+    cycled = _build_codec(runs[0], "--codec-cycles", "2")
+    assert cycled.returncode == 0, cycled.stderr[-2000:]
+    assert "[codec] already built" in cycled.stdout and "[codec_c2] training" in cycled.stdout
+    c2 = loaders.load_compression_model_ckpt(runs[0] / "codec_c2" / "export")["best_state"]
+    assert sorted(c2) == sorted(a) and any(not torch.equal(a[k], c2[k]) for k in a)
 
 
 def test_the_continuation_fine_tune_cuts_longer_pieces_anywhere(load_script, tmp_path):
@@ -170,3 +176,19 @@ def test_the_continuation_fine_tune_cuts_longer_pieces_anywhere(load_script, tmp
     assert "cache.path" not in ov and ov["optim.epochs"] == "2"
     assert ov["optim.lr"] == "3e-5"  # the user's override comes last and wins
     assert ov["synthetic.root"] == str(tmp_path / "data_tune")
+
+
+def test_codec_cycles_continue_from_the_previous_cycle(load_script, tmp_path):
+    recipe = load_script("build_toy_model")
+    args = argparse.Namespace(work=str(tmp_path), seed=3, num_valid=4, num_train=16,
+                              piece_seconds=6.0, codec_steps=300,
+                              codec_override=["mrstft.sc_octaves=6"])
+    first = tmp_path / "codec" / "export"
+    ov = dict(o.split("=", 1) for o in recipe.codec_cycle_overrides(args, 2, first))
+    assert ov["continue_from"] == str(first)
+    assert ov["run_dir"] == str(tmp_path / "codec_c2")
+    # The codec stage's data and seed, another full schedule, the user's overrides last.
+    assert ov["synthetic.root"] == str(tmp_path / "data") and ov["seed"] == "3"
+    assert ov["optim.epochs"] == "3" and ov["mrstft.sc_octaves"] == "6"
+    with pytest.raises(SystemExit):
+        recipe.main(["--codec-cycles", "0", "--work", str(tmp_path)])
