@@ -126,16 +126,17 @@ def tune_stage_overrides(args: argparse.Namespace, codec_export: Path,
     ]
 
 
-def codec_cycle_overrides(args: argparse.Namespace, cycle: int,
-                          previous_export: Path) -> list[str]:
-    """Overrides of codec cycle ``cycle`` (2, 3...): the codec stage's, continued from the
-    previous cycle's export for another ``--codec-steps`` (a new warmup and cosine
-    schedule), into ``WORK/codec_c<cycle>``."""
+def codec_cycle_overrides(args: argparse.Namespace, cycle: int = 1,
+                          previous_export: Path | None = None) -> list[str]:
+    """Overrides of codec cycle ``cycle``: the first into ``WORK/codec``; the next ones
+    (2, 3...) continue from the previous cycle's export for another ``--codec-steps`` (a
+    new warmup and cosine schedule), into ``WORK/codec_c<cycle>``."""
+    name = "codec" if cycle == 1 else f"codec_c{cycle}"
     return [
         *common_overrides(args, "data", args.num_train),
-        f"run_dir={Path(args.work) / f'codec_c{cycle}'}",
+        f"run_dir={Path(args.work) / name}",
         f"optim.epochs={_epochs(args.codec_steps)}",
-        f"continue_from={previous_export}",
+        *([f"continue_from={previous_export}"] if previous_export is not None else []),
         *args.codec_override,
     ]
 
@@ -265,10 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     timings: dict[str, float] = {}
     start = time.time()
 
-    codec_overrides = [
-        *common_overrides(args, "data", args.num_train), f"run_dir={work / 'codec'}",
-        f"optim.epochs={_epochs(args.codec_steps)}", *args.codec_override,
-    ]
+    codec_overrides = codec_cycle_overrides(args)
     codec_export = run_stage("codec", "compression/toy_codec", codec_overrides,
                              work / "codec" / "export" / "done.json", timings)
     cycle_overrides = []

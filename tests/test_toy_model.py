@@ -190,5 +190,7 @@ def test_codec_cycles_continue_from_the_previous_cycle(load_script, tmp_path):
     # The codec stage's data and seed, another full schedule, the user's overrides last.
     assert ov["synthetic.root"] == str(tmp_path / "data") and ov["seed"] == "3"
     assert ov["optim.epochs"] == "3" and ov["mrstft.sc_octaves"] == "6"
+    first_ov = dict(o.split("=", 1) for o in recipe.codec_cycle_overrides(args))
+    assert "continue_from" not in first_ov and first_ov["run_dir"] == str(tmp_path / "codec")
     with pytest.raises(SystemExit):
         recipe.main(["--codec-cycles", "0", "--work", str(tmp_path)])
