@@ -126,15 +126,19 @@ def tune_stage_overrides(args: argparse.Namespace, codec_export: Path,
     ]
 
 
+def codec_stage_name(cycle: int) -> str:
+    """Stage (and WORK folder) name of codec cycle ``cycle``: codec, codec_c2, ..."""
+    return "codec" if cycle == 1 else f"codec_c{cycle}"
+
+
 def codec_cycle_overrides(args: argparse.Namespace, cycle: int = 1,
                           previous_export: Path | None = None) -> list[str]:
     """Overrides of codec cycle ``cycle``: the first into ``WORK/codec``; the next ones
     (2, 3...) continue from the previous cycle's export for another ``--codec-steps`` (a
     new warmup and cosine schedule), into ``WORK/codec_c<cycle>``."""
-    name = "codec" if cycle == 1 else f"codec_c{cycle}"
     return [
         *common_overrides(args, "data", args.num_train),
-        f"run_dir={Path(args.work) / name}",
+        f"run_dir={Path(args.work) / codec_stage_name(cycle)}",
         f"optim.epochs={_epochs(args.codec_steps)}",
         *([f"continue_from={previous_export}"] if previous_export is not None else []),
         *args.codec_override,
@@ -266,15 +270,15 @@ def main(argv: list[str] | None = None) -> int:
     timings: dict[str, float] = {}
     start = time.time()
 
-    codec_overrides = codec_cycle_overrides(args)
-    codec_export = run_stage("codec", "compression/toy_codec", codec_overrides,
-                             work / "codec" / "export" / "done.json", timings)
-    cycle_overrides = []
-    for cycle in range(2, args.codec_cycles + 1):
-        cycle_overrides.append(codec_cycle_overrides(args, cycle, codec_export))
-        codec_export = run_stage(f"codec_c{cycle}", "compression/toy_codec",
-                                 cycle_overrides[-1],
-                                 work / f"codec_c{cycle}" / "export" / "done.json", timings)
+    cycles: list[list[str]] = []
+    codec_export: Path | None = None
+    for cycle in range(1, args.codec_cycles + 1):
+        name = codec_stage_name(cycle)
+        cycles.append(codec_cycle_overrides(args, cycle, codec_export))
+        codec_export = run_stage(name, "compression/toy_codec", cycles[-1],
+                                 work / name / "export" / "done.json", timings)
+    assert codec_export is not None  # --codec-cycles >= 1
+    codec_overrides, cycle_overrides = cycles[0], cycles[1:]
     if args.stop_after == "codec":
         return 0
     lm_overrides = [
