@@ -26,19 +26,13 @@ from typing import Any
 # importable from here (``app.check_inputs``, ``app.AppError``, ...).
 from audiocraft.utils.app_inputs import (  # noqa: F401  (re-exported for app.* users)
     MAX_DURATION,
-    MAX_SEED,
-    MAX_TEXT_CHARS,
-    MAX_TIMELINE_CHARS,
     MELODY_POLICIES,
     AppError,
     GenerationSettings,
     Step,
-    _number,
-    _optional_seconds,
     _slug,
     check_inputs,
     parse_seed,
-    parse_timeline,
     read_audio_input,
     to_int16,
 )
