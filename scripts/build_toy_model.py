@@ -225,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="audiocraft/assets/toy", help="where the files ship")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--codec-steps", type=int, default=6000)
-    parser.add_argument("--codec-cycles", type=int, default=1,
+    parser.add_argument("--codec-cycles", type=int, default=4,
                         help="codec training cycles of --codec-steps each, every one from "
                         "the previous one's weights with a new schedule")
     parser.add_argument("--lm-steps", type=int, default=3500)

@@ -135,7 +135,7 @@ def _build_codec(work, *extra):
            "--codec-override", "dataset.batch_size=2",
            "--codec-override", "dataset.segment_duration=0.5",
            "--codec-override", "dataset.valid_num_samples=2",
-           "--codec-override", "rvq.kmeans_iters=1", *extra]
+           "--codec-override", "rvq.kmeans_iters=1", "--codec-cycles", "1", *extra]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
 
 
