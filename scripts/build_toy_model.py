@@ -153,8 +153,15 @@ def run_stage(name: str, solver: str, overrides: list[str], done_file: Path,
 
     export = done_file.parent
     if done_file.is_file():
+        done = json.loads(done_file.read_text())
+        built_with = done.get("overrides")  # absent in records of older builds
+        if built_with is not None and built_with != overrides:
+            changed = sorted(set(built_with) ^ set(overrides))
+            raise SystemExit(
+                f"[{name}] {export} was built with other overrides ({', '.join(changed)}): "
+                f"move {export.parent} aside to train it again, or build in another --work.")
         print(f"[{name}] already built: {export}", flush=True)
-        timings.update(json.loads(done_file.read_text()).get("timings", {}))
+        timings.update(done.get("timings", {}))
         return export
     print(f"[{name}] training: {solver} {' '.join(overrides)}", flush=True)
     start = time.time()
@@ -163,7 +170,8 @@ def run_stage(name: str, solver: str, overrides: list[str], done_file: Path,
     if result.export_dir is None:
         raise SystemExit(f"[{name}] the run did not export (checkpoint.export is false?).")
     done_file.write_text(json.dumps({"timings": {f"{name}_s": timings[f"{name}_s"]},
-                                     "metrics": result.metrics}, indent=1))
+                                     "metrics": result.metrics, "overrides": overrides},
+                                    indent=1))
     return Path(result.export_dir)
 
 

@@ -194,3 +194,17 @@ def test_codec_cycles_continue_from_the_previous_cycle(load_script, tmp_path):
     assert "continue_from" not in first_ov and first_ov["run_dir"] == str(tmp_path / "codec")
     with pytest.raises(SystemExit):
         recipe.main(["--codec-cycles", "0", "--work", str(tmp_path)])
+
+
+def test_a_built_stage_with_other_overrides_is_refused(load_script, tmp_path):
+    recipe = load_script("build_toy_model")
+    done = tmp_path / "lm" / "export" / "done.json"
+    done.parent.mkdir(parents=True)
+    done.write_text(json.dumps({"timings": {"lm_s": 1.0}, "overrides": ["a=1", "b=2"]}))
+    timings: dict = {}
+    # Same overrides: the stage counts as built and is not trained again.
+    assert recipe.run_stage("lm", "musicgen/toy_lm", ["a=1", "b=2"], done, timings) == done.parent
+    assert timings == {"lm_s": 1.0}
+    # Another codec under the same LM stage: refused, naming what changed.
+    with pytest.raises(SystemExit, match="b=3"):
+        recipe.run_stage("lm", "musicgen/toy_lm", ["a=1", "b=3"], done, timings)
