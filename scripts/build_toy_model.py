@@ -233,10 +233,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="audiocraft/assets/toy", help="where the files ship")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--codec-steps", type=int, default=6000)
-    parser.add_argument("--codec-cycles", type=int, default=4,
+    parser.add_argument("--codec-cycles", type=int, default=5,
                         help="codec training cycles of --codec-steps each, every one from "
                         "the previous one's weights with a new schedule")
-    parser.add_argument("--lm-steps", type=int, default=3500)
+    parser.add_argument("--lm-steps", type=int, default=7000)
     parser.add_argument("--num-train", type=int, default=384,
                         help="synthetic training pieces of the codec")
     parser.add_argument("--num-train-lm", type=int, default=8192,
