@@ -26,8 +26,9 @@ import torch
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor, TQDMProgressBar
 from omegaconf import DictConfig, OmegaConf
 
-from .solvers.checkpoint import AtomicCheckpointIO, keep_last_checkpoints
+from .solvers.checkpoint import AtomicCheckpointIO, checkpoint_step, keep_last_checkpoints
 from .solvers.config_check import ConfigError, check_manifest, validate_config
+from .solvers.csv_logger import ResumableCSVLogger
 from .solvers.schedules import SCHEDULES
 
 logger = logging.getLogger(__name__)
@@ -295,6 +296,14 @@ def export(cfg: DictConfig, solver: Any, export_dir: Path) -> None:
         module.load_state_dict(live)
 
 
+def _continue_csv_metrics(trainer: L.Trainer, step: int) -> None:
+    """Have the run's CSV logger keep the rows of its `metrics.csv` logged before `step`
+    and append after them (Lightning's own logger would delete the file)."""
+    for run_logger in trainer.loggers:
+        if isinstance(run_logger, ResumableCSVLogger):
+            run_logger.resume_from(step)
+
+
 def run(cfg: DictConfig) -> RunResult:
     """Validate `cfg`, build data, models and trainer, train (resuming when a checkpoint
     exists and `resume` is set), and export the trained weights."""
@@ -313,12 +322,15 @@ def run(cfg: DictConfig) -> RunResult:
     ckpt_path = str(last) if cfg.resume and last.exists() else None
     if cfg.get("execute_only") == "valid":
         # Evaluation only: validation metrics (and samples, per `generate`) of the run's
-        # last checkpoint, or of the `continue_from` weights when the run has none.
+        # last checkpoint, or of the `continue_from` weights when the run has none. The
+        # training run's CSV metrics are kept, and the evaluation's rows appended.
+        _continue_csv_metrics(trainer, sys.maxsize)
         metrics = trainer.validate(solver, datamodule=datamodule, ckpt_path=ckpt_path)[0]
         return RunResult(run_dir, None, None, {k: float(v) for k, v in metrics.items()},
                          [], list(solver.valid_history), solver)
     if ckpt_path:
         logger.info("Resuming from %s", ckpt_path)
+        _continue_csv_metrics(trainer, checkpoint_step(ckpt_path))  # the curve before the cut
     trainer.fit(solver, datamodule=datamodule, ckpt_path=ckpt_path)
     trainer.save_checkpoint(last)  # the final state, also when the run ended mid-interval
     export_dir = None

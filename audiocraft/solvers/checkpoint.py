@@ -67,6 +67,11 @@ def keep_last_checkpoints(dirpath: str | Path, every_n_steps: int,
     )
 
 
+def checkpoint_step(path: str | Path) -> int:
+    """The global step a Lightning checkpoint was saved at (its tensors are mapped, not read)."""
+    return int(torch.load(path, map_location="cpu", weights_only=True, mmap=True)["global_step"])
+
+
 def rng_state() -> dict[str, Any]:
     """The states of Python's, NumPy's and torch's CPU generators, in types that
     `torch.load(weights_only=True)` accepts (Lightning resumes that way)."""

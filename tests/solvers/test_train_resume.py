@@ -1,4 +1,7 @@
-"""A run killed mid-epoch and resumed ends with the same weights as an uninterrupted one."""
+"""A run killed mid-epoch and resumed ends with the same weights, and the same CSV metrics,
+as an uninterrupted one."""
+
+import csv
 
 import pytest
 import torch
@@ -60,3 +63,53 @@ def test_killed_and_resumed_equals_uninterrupted(make_cfg, tmp_path, monkeypatch
     # The kept step checkpoints are the last `keep_last` (2), besides last.ckpt.
     kept = sorted(p.name for p in (tmp_path / "killed" / "checkpoints").glob("step*.ckpt"))
     assert kept == ["step00000006.ckpt", "step00000009.ckpt"]
+
+
+def _metrics(run_dir) -> list[dict[str, str]]:
+    with open(run_dir / "csv" / "metrics.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_resumed_run_keeps_and_continues_the_csv_metrics(make_cfg, tmp_path, monkeypatch):
+    # Killed at step 7, one step after the checkpoint of step 6: the rows the killed run
+    # logged at steps 6 and 7 are logged again by the resumed run and must not be doubled.
+    overrides = ["optim.epochs=2", "optim.updates_per_epoch=5", "checkpoint.save_every=3",
+                 "checkpoint.export=false", "logger=csv"]
+    run(make_cfg("musicgen/toy", *overrides, run_dir=tmp_path / "full"))
+
+    build = train_module.build_trainer
+
+    def killing_trainer(cfg, solver_, run_dir):
+        trainer = build(cfg, solver_, run_dir)
+        trainer.callbacks.append(_Kill(7))
+        return trainer
+
+    monkeypatch.setattr(train_module, "build_trainer", killing_trainer)
+    with pytest.raises(SystemExit):
+        run(make_cfg("musicgen/toy", *overrides, run_dir=tmp_path / "killed"))
+    before = _metrics(tmp_path / "killed")
+    assert {int(r["step"]) for r in before} == set(range(8))  # the kill came after step 7
+    monkeypatch.setattr(train_module, "build_trainer", build)
+    run(make_cfg("musicgen/toy", *overrides, run_dir=tmp_path / "killed"))
+
+    full, resumed = _metrics(tmp_path / "full"), _metrics(tmp_path / "killed")
+    # Every step's training metrics are there once: none lost at the cut, none doubled.
+    assert sorted(int(r["step"]) for r in resumed if r["train/ce"]) == list(range(10))
+    for key in resumed[0].keys() - {"epoch", "step"}:  # epoch rides on every row
+        steps = [r["step"] for r in resumed if r[key] != ""]
+        assert len(steps) == len(set(steps)), (key, steps)
+    # The same rows, columns and values as the run that was never interrupted.
+    assert resumed == full
+
+
+def test_evaluation_only_keeps_the_training_metrics(make_cfg, tmp_path):
+    overrides = ["optim.epochs=1", "optim.updates_per_epoch=4", "checkpoint.export=false",
+                 "logger=csv"]
+    run(make_cfg("musicgen/toy", *overrides, run_dir=tmp_path / "run"))
+    trained = _metrics(tmp_path / "run")
+    assert any(r["train/ce"] for r in trained)
+    run(make_cfg("musicgen/toy", *overrides, "execute_only=valid", run_dir=tmp_path / "run"))
+    evaluated = _metrics(tmp_path / "run")
+    # The training rows, then the evaluation's validation row.
+    assert [{k: r.get(k, "") for k in trained[0]} for r in evaluated[:len(trained)]] == trained
+    assert len(evaluated) > len(trained) and evaluated[-1]["valid/ce"]
