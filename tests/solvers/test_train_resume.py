@@ -22,6 +22,21 @@ class _Kill(Callback):
             raise SystemExit("simulated kill")
 
 
+def _run_killed(monkeypatch, cfg, step: int) -> None:
+    """Run `cfg` with a trainer killed at the start of global step `step`."""
+    build = train_module.build_trainer
+
+    def killing_trainer(cfg_, solver_, run_dir):
+        trainer = build(cfg_, solver_, run_dir)
+        trainer.callbacks.append(_Kill(step))
+        return trainer
+
+    with monkeypatch.context() as patch:
+        patch.setattr(train_module, "build_trainer", killing_trainer)
+        with pytest.raises(SystemExit):
+            run(cfg)
+
+
 def _weights(result) -> dict[str, torch.Tensor]:
     return torch.load(result.last_checkpoint, weights_only=False)["state_dict"]
 
@@ -35,19 +50,9 @@ def test_killed_and_resumed_equals_uninterrupted(make_cfg, tmp_path, monkeypatch
                  "checkpoint.export=false", "optim.ema.every=2", "checkpoint.keep_last=2"]
     full = run(make_cfg(solver, *overrides, run_dir=tmp_path / "full"))
 
-    build = train_module.build_trainer
-
-    def killing_trainer(cfg, solver_, run_dir):
-        trainer = build(cfg, solver_, run_dir)
-        trainer.callbacks.append(_Kill(7))
-        return trainer
-
-    monkeypatch.setattr(train_module, "build_trainer", killing_trainer)
-    with pytest.raises(SystemExit):
-        run(make_cfg(solver, *overrides, run_dir=tmp_path / "killed"))
+    _run_killed(monkeypatch, make_cfg(solver, *overrides, run_dir=tmp_path / "killed"), 7)
     ckpts = sorted(p.name for p in (tmp_path / "killed" / "checkpoints").iterdir())
     assert "last.ckpt" in ckpts and "step00000006.ckpt" in ckpts
-    monkeypatch.setattr(train_module, "build_trainer", build)
     resumed = run(make_cfg(solver, *overrides, run_dir=tmp_path / "killed"))
 
     a, b = _weights(full), _weights(resumed)
@@ -77,19 +82,9 @@ def test_resumed_run_keeps_and_continues_the_csv_metrics(make_cfg, tmp_path, mon
                  "checkpoint.export=false", "logger=csv"]
     run(make_cfg("musicgen/toy", *overrides, run_dir=tmp_path / "full"))
 
-    build = train_module.build_trainer
-
-    def killing_trainer(cfg, solver_, run_dir):
-        trainer = build(cfg, solver_, run_dir)
-        trainer.callbacks.append(_Kill(7))
-        return trainer
-
-    monkeypatch.setattr(train_module, "build_trainer", killing_trainer)
-    with pytest.raises(SystemExit):
-        run(make_cfg("musicgen/toy", *overrides, run_dir=tmp_path / "killed"))
+    _run_killed(monkeypatch, make_cfg("musicgen/toy", *overrides, run_dir=tmp_path / "killed"), 7)
     before = _metrics(tmp_path / "killed")
     assert {int(r["step"]) for r in before} == set(range(8))  # the kill came after step 7
-    monkeypatch.setattr(train_module, "build_trainer", build)
     run(make_cfg("musicgen/toy", *overrides, run_dir=tmp_path / "killed"))
 
     full, resumed = _metrics(tmp_path / "full"), _metrics(tmp_path / "killed")
