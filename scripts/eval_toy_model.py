@@ -24,7 +24,9 @@ Prints a table (and writes it as JSON with ``--json``):
   carry, no LM can generate;
 - long-form stability: bpm and key of each minute of one ``--long-seconds`` piece (from
   the first held-out caption); ``--long-pieces N`` adds the next N - 1 captions' pieces
-  and a summary (pieces whose key held, median and largest bpm spread).
+  and a summary (pieces whose key held, minutes in the caption's key, median and largest
+  bpm spread), with the same figures for each piece rendered by the synthesizer at the
+  same length: the estimators' ceiling on real audio.
 
 With ``--codec-only``, ``--model`` names a compression model (a codec run's export folder,
 ``toy``...) and only the real-audio and reconstruction rows and scores are measured.
@@ -103,6 +105,10 @@ class LongFormPiece:
     minutes: list[LongFormMinute]
     bpm_spread: float
     key_held: bool
+    # The same piece rendered by the synthesizer at the same length, scored alike: how
+    # often the estimators read one key in every minute of real audio.
+    real_keys: list[str] = field(default_factory=list)
+    real_key_held: bool = False
 
 
 @dataclass
@@ -270,8 +276,12 @@ def long_form(model: Any, caption: str, seconds: float, seed: int
               ) -> tuple[list[LongFormMinute], float, bool]:
     """Generate one long piece; bpm and key of each minute (the last part if shorter)."""
     model.set_generation_params(duration=seconds, cfg_coef=model.generation_params["cfg_coef"])
-    wav = model.generate([caption], seed=seed)[0]  # [C, T]
-    sr = model.sample_rate
+    return score_minutes(model.generate([caption], seed=seed)[0], model.sample_rate)
+
+
+def score_minutes(wav: torch.Tensor, sr: int) -> tuple[list[LongFormMinute], float, bool]:
+    """bpm and key of each minute of `wav` ``[C, T]``, their bpm spread, whether one key
+    held in every minute."""
     minute = 60 * sr
     out = []
     for start in range(0, wav.shape[-1], minute):
@@ -344,6 +354,12 @@ def evaluate(args: argparse.Namespace) -> Report:
                                                   args.seed)
                 report.long_form_pieces.append(LongFormPiece(
                     spec.description, spec.bpm, spec.key, minutes, spread, held))
+            for index, piece in enumerate(report.long_form_pieces):
+                audio, _ = generate_piece(index, args.seed, args.long_seconds,
+                                          model.sample_rate)
+                real, _, piece.real_key_held = score_minutes(
+                    torch.from_numpy(audio).float()[None], model.sample_rate)
+                piece.real_keys = [m.key for m in real]
             timings["long_form"] = time.time() - t0
     report.seconds = {k: round(v, 1) for k, v in timings.items()}
     return report
@@ -379,16 +395,23 @@ def format_table(report: Report) -> str:
                      f"key held over all minutes: {'yes' if report.long_form_key_held else 'no'}")
     if report.long_form_pieces:
         pieces = report.long_form_pieces
-        lines += ["", "| caption's bpm, key | bpm of each minute | keys | bpm spread | key held |",
-                  "|---|---|---|---|---|"]
+        lines += ["", "| caption's bpm, key | bpm of each minute | keys | bpm spread | key held "
+                  "| real audio: keys | held |", "|---|---|---|---|---|---|---|"]
         for p in pieces:
             lines.append(f"| {p.bpm:g}, {p.key} | {', '.join(f'{m.bpm:.1f}' for m in p.minutes)} "
                          f"| {', '.join(m.key for m in p.minutes)} | {p.bpm_spread:.1%} | "
-                         f"{'yes' if p.key_held else 'no'} |")
+                         f"{'yes' if p.key_held else 'no'} | {', '.join(p.real_keys)} | "
+                         f"{'yes' if p.real_key_held else 'no'} |")
         spreads = [p.bpm_spread for p in pieces]
         held = sum(p.key_held for p in pieces)
-        lines.append(f"\n{len(pieces)} long pieces: key held in {held}; bpm spread median "
-                     f"{float(np.median(spreads)):.1%}, largest {max(spreads):.1%}")
+        in_key = sum(m.key == p.key for p in pieces for m in p.minutes)
+        real_in_key = sum(k == p.key for p in pieces for k in p.real_keys)
+        lines.append(f"\n{len(pieces)} long pieces: key held in {held}, the caption's key in "
+                     f"{in_key} of {sum(len(p.minutes) for p in pieces)} minutes; bpm spread "
+                     f"median {float(np.median(spreads)):.1%}, largest {max(spreads):.1%}. "
+                     f"Real audio, the same pieces: key held in "
+                     f"{sum(p.real_key_held for p in pieces)}, the caption's key in "
+                     f"{real_in_key} of {sum(len(p.real_keys) for p in pieces)} minutes")
     return "\n".join(lines)
 
 

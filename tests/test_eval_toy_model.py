@@ -119,5 +119,11 @@ def test_several_long_pieces_are_summarised(ev, tmp_path, capsys):
     report = json.loads(out.read_text())
     pieces = report["long_form_pieces"]
     assert len(pieces) == 2 and pieces[0]["minutes"] == report["long_form"]
+    # Each piece's real audio (the synthesizer's rendering of the caption) scored alike.
+    for piece in pieces:
+        assert len(piece["real_keys"]) == len(piece["minutes"]) == 1
+        assert piece["real_key_held"] is True  # one minute: one key
     assert pieces[0]["caption"] != pieces[1]["caption"] and pieces[1]["bpm"] > 0
-    assert "2 long pieces: key held in" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "2 long pieces: key held in" in out
+    assert "Real audio, the same pieces: key held in 2" in out
