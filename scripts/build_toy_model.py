@@ -4,6 +4,7 @@
         [--seed 0] [--codec-steps N] [--codec-cycles K] [--lm-steps N] [--threads 1]
         [--codec-override KEY=VALUE ...] [--lm-override KEY=VALUE ...] [--stop-after STAGE]
         [--no-ship] [--ship-lm-dtype {float16,float32}] [--ship-codec-dtype {float16,float32}]
+    python scripts/build_toy_model.py --tune-from toy --work outputs/toy_refine [--tune-steps N]
 
 Stages (each resumes from its last checkpoint when re-run with the same arguments):
 
@@ -35,6 +36,11 @@ made it. More steps (``--codec-steps``, ``--lm-steps``) and pieces (``--num-trai
 are the levers toward the quality targets of MODEL_CARD.md; ``--codec-override`` and
 ``--lm-override`` pass any other Hydra override to one stage (a bigger model, another
 learning rate), and are recorded with the recipe.
+
+``--tune-from MODEL`` (``toy`` or a folder holding both hub files) skips stages 1-3:
+stage 3b refines that model instead, its LM and codec first copied into
+``WORK/parent`` (with their checksums and the model's own ``checksums.json``, which the
+shipped record keeps as its parent, so a refined model's whole lineage is on record).
 """
 
 from __future__ import annotations
@@ -55,6 +61,7 @@ HUB_FILES = ("state_dict.bin", "compression_state_dict.bin")
 # Updates per "epoch" of both recipes (config/solver/*/toy_*.yaml): steps are given in
 # multiples of it, so the cosine schedule and checkpoints line up with the budget.
 UPDATES_PER_EPOCH = 100
+TOY_MODEL_DIR = REPO / "audiocraft" / "assets" / "toy"
 
 
 def sha256(path: Path) -> str:
@@ -175,6 +182,38 @@ def run_stage(name: str, solver: str, overrides: list[str], done_file: Path,
     return Path(result.export_dir)
 
 
+def copy_parent(model: str, work: Path) -> tuple[Path, dict[str, Any]]:
+    """Copy the hub files of `model` (``toy`` or a folder) into ``WORK/parent`` once, and
+    return that folder and the parent's record: its name, the files' checksums and its
+    own ``checksums.json`` (None if it has none). Later invocations reuse the copy, so a
+    resumed refinement starts from the same weights even if `model` has changed since
+    (as the shipped files do when the refined model is shipped over them)."""
+    dst = work / "parent"
+    record_path = dst / "parent.json"
+    if record_path.is_file():
+        return dst, json.loads(record_path.read_text())
+    src = TOY_MODEL_DIR if model == "toy" else Path(model)
+    missing = [name for name in HUB_FILES if not (src / name).is_file()]
+    if missing:
+        raise SystemExit(f"--tune-from {model}: {', '.join(missing)} not found in {src}; "
+                         "give 'toy' or a folder holding both hub files.")
+    checks = src / "checksums.json"
+    parent_record = json.loads(checks.read_text()) if checks.is_file() else None
+    dst.mkdir(parents=True, exist_ok=True)
+    files = {}
+    for name in HUB_FILES:
+        shutil.copyfile(src / name, dst / name)
+        files[name] = {"sha256": sha256(dst / name), "bytes": (dst / name).stat().st_size}
+    if parent_record is not None and parent_record.get("files", files) != files:
+        shutil.rmtree(dst)
+        raise SystemExit(f"--tune-from {model}: {checks} does not describe the files beside "
+                         "it (other checksums): restore them, or remove checksums.json to "
+                         "refine the files without their record.")
+    record = {"model": str(model), "files": files, "record": parent_record}
+    record_path.write_text(json.dumps(record, indent=1) + "\n")  # last: marks a whole copy
+    return dst, record
+
+
 def write_half(src: Path, dst: Path) -> None:
     """Copy the hub file `src` to `dst` with its floating-point weights in float16 (half
     the bytes; the loaders build the model in float32 and cast them back). A tensor whose
@@ -226,6 +265,39 @@ def _torch_version() -> str:
     return str(torch.__version__)
 
 
+def train_codec_and_lm(args: argparse.Namespace, work: Path, timings: dict[str, float]
+                       ) -> tuple[Path, Path, dict[str, Any]]:
+    """Stages 2 and 3 (up to ``--stop-after``): the codec's exports, the LM's, and their
+    part of the recipe."""
+    cycles: list[list[str]] = []
+    codec_export: Path | None = None
+    for cycle in range(1, args.codec_cycles + 1):
+        name = codec_stage_name(cycle)
+        cycles.append(codec_cycle_overrides(args, cycle, codec_export))
+        codec_export = run_stage(name, "compression/toy_codec", cycles[-1],
+                                 work / name / "export" / "done.json", timings)
+    assert codec_export is not None  # --codec-cycles >= 1
+    stages: dict[str, Any] = {
+        "codec_steps": args.codec_steps, "lm_steps": args.lm_steps,
+        "num_train": args.num_train, "num_train_lm": args.num_train_lm,
+        "codec": {"solver": "compression/toy_codec", "overrides": cycles[0]},
+        "codec_cycles": args.codec_cycles, "codec_cycle_overrides": cycles[1:],
+    }
+    if args.stop_after == "codec":
+        return codec_export, codec_export, stages
+    lm_overrides = [
+        *common_overrides(args, "data_lm", args.num_train_lm), f"run_dir={work / 'lm'}",
+        f"optim.epochs={_epochs(args.lm_steps)}",
+        f"compression_model_checkpoint={codec_export}",
+        f"dataset.segment_duration={args.piece_seconds}",
+        f"cache.path={work / 'tokens'}", "cache.write=true", *args.lm_override,
+    ]
+    lm_export = run_stage("lm", "musicgen/toy_lm", lm_overrides,
+                          work / "lm" / "export" / "done.json", timings)
+    stages["lm"] = {"solver": "musicgen/toy_lm", "overrides": lm_overrides}
+    return codec_export, lm_export, stages
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--work", default="outputs/toy_build",
@@ -259,6 +331,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="length of those pieces (segments stay --piece-seconds long)")
     parser.add_argument("--tune-override", action="append", default=[], metavar="KEY=VALUE",
                         help="extra Hydra override of the fine-tune stage (repeatable)")
+    parser.add_argument("--tune-from", default=None, metavar="MODEL",
+                        help="skip stages 1-3 and refine this model ('toy' or a folder with "
+                        "both hub files) by stage 3b")
     parser.add_argument("--stop-after", choices=("codec", "lm", "tune"), default=None,
                         help="stop once this stage is built (re-run without it to go on)")
     parser.add_argument("--no-ship", action="store_true", help="train only; do not copy files")
@@ -269,6 +344,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.codec_cycles < 1:
         parser.error("--codec-cycles must be at least 1.")
+    if args.tune_from is not None and args.tune_steps <= 0:
+        parser.error("--tune-from refines a model by stage 3b: give --tune-steps > 0.")
+    if args.tune_from is not None and args.stop_after in ("codec", "lm"):
+        parser.error("--tune-from skips the codec and LM stages: --stop-after can only be tune.")
 
     os.chdir(REPO)  # relative paths in the recorded configs, whatever the caller's folder
     import torch
@@ -278,45 +357,30 @@ def main(argv: list[str] | None = None) -> int:
     timings: dict[str, float] = {}
     start = time.time()
 
-    cycles: list[list[str]] = []
-    codec_export: Path | None = None
-    for cycle in range(1, args.codec_cycles + 1):
-        name = codec_stage_name(cycle)
-        cycles.append(codec_cycle_overrides(args, cycle, codec_export))
-        codec_export = run_stage(name, "compression/toy_codec", cycles[-1],
-                                 work / name / "export" / "done.json", timings)
-    assert codec_export is not None  # --codec-cycles >= 1
-    codec_overrides, cycle_overrides = cycles[0], cycles[1:]
-    if args.stop_after == "codec":
-        return 0
-    lm_overrides = [
-        *common_overrides(args, "data_lm", args.num_train_lm), f"run_dir={work / 'lm'}",
-        f"optim.epochs={_epochs(args.lm_steps)}",
-        f"compression_model_checkpoint={codec_export}",
-        f"dataset.segment_duration={args.piece_seconds}",
-        f"cache.path={work / 'tokens'}", "cache.write=true", *args.lm_override,
-    ]
-    lm_export = run_stage("lm", "musicgen/toy_lm", lm_overrides,
-                          work / "lm" / "export" / "done.json", timings)
+    head = {
+        "command": "python scripts/build_toy_model.py " + " ".join(argv or sys.argv[1:]),
+        "seed": args.seed, "threads": args.threads, "num_valid": args.num_valid,
+        "piece_seconds": args.piece_seconds,
+        "ship_lm_dtype": args.ship_lm_dtype, "ship_codec_dtype": args.ship_codec_dtype,
+    }
+    if args.tune_from is not None:
+        parent_dir, parent = copy_parent(args.tune_from, work)
+        codec_export = lm_export = parent_dir
+        stages: dict[str, Any] = {"tune_from": parent}
+    else:
+        codec_export, lm_export, stages = train_codec_and_lm(args, work, timings)
+        if args.stop_after in ("codec", "lm"):
+            return 0
     tune_overrides: list[str] = []
-    if args.tune_steps > 0 and args.stop_after != "lm":
+    if args.tune_steps > 0:
         tune_overrides = tune_stage_overrides(args, codec_export, lm_export)
         lm_export = run_stage("tune", "musicgen/toy_lm", tune_overrides,
                               work / "lm_tune" / "export" / "done.json", timings)
     timings["total_this_invocation_s"] = round(time.time() - start, 1)
-    if args.no_ship or args.stop_after in ("lm", "tune"):
+    if args.no_ship or args.stop_after == "tune":
         return 0
     recipe = {
-        "command": "python scripts/build_toy_model.py " + " ".join(argv or sys.argv[1:]),
-        "seed": args.seed, "codec_steps": args.codec_steps, "lm_steps": args.lm_steps,
-        "num_train": args.num_train, "num_train_lm": args.num_train_lm,
-        "num_valid": args.num_valid,
-        "piece_seconds": args.piece_seconds, "threads": args.threads,
-        "ship_lm_dtype": args.ship_lm_dtype, "ship_codec_dtype": args.ship_codec_dtype,
-        "codec": {"solver": "compression/toy_codec", "overrides": codec_overrides},
-        "codec_cycles": args.codec_cycles,
-        "codec_cycle_overrides": cycle_overrides,
-        "lm": {"solver": "musicgen/toy_lm", "overrides": lm_overrides},
+        **head, **stages,
         "tune_steps": args.tune_steps, "num_train_tune": args.num_train_tune,
         "tune_piece_seconds": args.tune_piece_seconds,
         "tune": {"solver": "musicgen/toy_lm", "overrides": tune_overrides},

@@ -40,6 +40,11 @@ def test_checksums_match_the_recipe_record():
         assert path.stat().st_size == entry["bytes"], name
         assert _sha256(path) == entry["sha256"], name
     assert record["recipe"]["command"].startswith("python scripts/build_toy_model.py")
+    # A refined model (--tune-from) records its parent's record: the lineage leads back to
+    # a build that trained the codec and the LM.
+    while "tune_from" in record["recipe"]:
+        assert "tune_s" in record["wall_time_s"]
+        record = record["recipe"]["tune_from"]["record"]
     assert set(record["wall_time_s"]) >= {"codec_s", "lm_s"}
 
 
@@ -208,3 +213,54 @@ def test_a_built_stage_with_other_overrides_is_refused(load_script, tmp_path):
     # Another codec under the same LM stage: refused, naming what changed.
     with pytest.raises(SystemExit, match="b=3"):
         recipe.run_stage("lm", "musicgen/toy_lm", ["a=1", "b=3"], done, timings)
+
+
+def _hub_folder(path, content=b"weights"):
+    path.mkdir(parents=True)
+    for name in HUB_FILES:
+        (path / name).write_bytes(content + name.encode())
+    return path
+
+
+def test_tune_from_copies_the_parent_once_with_its_record(load_script, tmp_path):
+    recipe = load_script("build_toy_model")
+    src = _hub_folder(tmp_path / "model")
+    files = {name: {"sha256": _sha256(src / name), "bytes": (src / name).stat().st_size}
+             for name in HUB_FILES}
+    (src / "checksums.json").write_text(json.dumps({"files": files, "recipe": {"seed": 0}}))
+    work = tmp_path / "work"
+    parent_dir, parent = recipe.copy_parent(str(src), work)
+    assert parent_dir == work / "parent"
+    assert parent["files"] == files and parent["record"]["recipe"] == {"seed": 0}
+    for name in HUB_FILES:
+        assert (parent_dir / name).read_bytes() == (src / name).read_bytes()
+    # A resumed refinement keeps the first copy, even once the source has changed (as the
+    # shipped files do when the refined model ships over them).
+    for name in HUB_FILES:
+        (src / name).write_bytes(b"refined")
+    again_dir, again = recipe.copy_parent(str(src), work)
+    assert again == parent and (again_dir / HUB_FILES[0]).read_bytes() != b"refined"
+
+
+def test_tune_from_refuses_files_its_record_does_not_describe(load_script, tmp_path):
+    recipe = load_script("build_toy_model")
+    src = _hub_folder(tmp_path / "model")
+    (src / "checksums.json").write_text(json.dumps(
+        {"files": {name: {"sha256": "0" * 64, "bytes": 1} for name in HUB_FILES}}))
+    with pytest.raises(SystemExit, match="does not describe"):
+        recipe.copy_parent(str(src), tmp_path / "work")
+    assert not (tmp_path / "work" / "parent").exists()
+    with pytest.raises(SystemExit, match="not found"):
+        recipe.copy_parent(str(tmp_path / "nowhere"), tmp_path / "work")
+    # No record: the files are refined as they are, recorded without a parent record.
+    (src / "checksums.json").unlink()
+    _, parent = recipe.copy_parent(str(src), tmp_path / "work")
+    assert parent["record"] is None and sorted(parent["files"]) == sorted(HUB_FILES)
+
+
+def test_tune_from_needs_the_tune_stage(load_script, tmp_path):
+    recipe = load_script("build_toy_model")
+    for bad in (["--tune-steps", "0"], ["--stop-after", "lm"]):
+        with pytest.raises(SystemExit):
+            recipe.main(["--tune-from", "toy", "--work", str(tmp_path), *bad])
+    assert not (tmp_path / "parent").exists()
