@@ -24,8 +24,8 @@ Prints a table (and writes it as JSON with ``--json``):
   carry, no LM can generate;
 - long-form stability: bpm and key of each minute of one ``--long-seconds`` piece (from
   the first held-out caption); ``--long-pieces N`` adds the next N - 1 captions' pieces
-  and a summary (pieces whose key held, minutes in the caption's key, median and largest
-  bpm spread), with the same figures for each piece rendered by the synthesizer at the
+  and a summary (pieces whose key held, and held in the caption's key; minutes in the
+  caption's key; median and largest bpm spread, pieces spread 3% or more), with the same figures for each piece rendered by the synthesizer at the
   same length: the estimators' ceiling on real audio.
 
 With ``--codec-only``, ``--model`` names a compression model (a codec run's export folder,
@@ -404,14 +404,18 @@ def format_table(report: Report) -> str:
                          f"{'yes' if p.real_key_held else 'no'} |")
         spreads = [p.bpm_spread for p in pieces]
         held = sum(p.key_held for p in pieces)
+        held_right = sum(all(m.key == p.key for m in p.minutes) for p in pieces)
         in_key = sum(m.key == p.key for p in pieces for m in p.minutes)
+        real_right = sum(all(k == p.key for k in p.real_keys) for p in pieces)
         real_in_key = sum(k == p.key for p in pieces for k in p.real_keys)
-        lines.append(f"\n{len(pieces)} long pieces: key held in {held}, the caption's key in "
-                     f"{in_key} of {sum(len(p.minutes) for p in pieces)} minutes; bpm spread "
-                     f"median {float(np.median(spreads)):.1%}, largest {max(spreads):.1%}. "
-                     f"Real audio, the same pieces: key held in "
-                     f"{sum(p.real_key_held for p in pieces)}, the caption's key in "
-                     f"{real_in_key} of {sum(len(p.real_keys) for p in pieces)} minutes")
+        lines.append(f"\n{len(pieces)} long pieces: key held in {held} ({held_right} in the "
+                     f"caption's key), the caption's key in {in_key} of "
+                     f"{sum(len(p.minutes) for p in pieces)} minutes; bpm spread median "
+                     f"{float(np.median(spreads)):.1%}, largest {max(spreads):.1%}, "
+                     f"{sum(s >= 0.03 for s in spreads)} at 3% or more. Real audio, the same "
+                     f"pieces: key held in {sum(p.real_key_held for p in pieces)} ({real_right} "
+                     f"in the caption's key), the caption's key in {real_in_key} of "
+                     f"{sum(len(p.real_keys) for p in pieces)} minutes")
     return "\n".join(lines)
 
 

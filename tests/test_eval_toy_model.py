@@ -125,5 +125,8 @@ def test_several_long_pieces_are_summarised(ev, tmp_path, capsys):
         assert piece["real_key_held"] is True  # one minute: one key
     assert pieces[0]["caption"] != pieces[1]["caption"] and pieces[1]["bpm"] > 0
     out = capsys.readouterr().out
-    assert "2 long pieces: key held in" in out
-    assert "Real audio, the same pieces: key held in 2" in out
+    right = sum(all(m["key"] == p["key"] for m in p["minutes"]) for p in pieces)
+    real_right = sum(all(k == p["key"] for k in p["real_keys"]) for p in pieces)
+    held = sum(p["key_held"] for p in pieces)
+    assert f"2 long pieces: key held in {held} ({right} in the caption's key)" in out
+    assert f"Real audio, the same pieces: key held in 2 ({real_right} in the caption's key)" in out
