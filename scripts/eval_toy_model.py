@@ -25,8 +25,9 @@ Prints a table (and writes it as JSON with ``--json``):
 - long-form stability: bpm and key of each minute of one ``--long-seconds`` piece (from
   the first held-out caption); ``--long-pieces N`` adds the next N - 1 captions' pieces
   and a summary (pieces whose key held, and held in the caption's key; minutes in the
-  caption's key; median and largest bpm spread, pieces spread 3% or more), with the same figures for each piece rendered by the synthesizer at the
-  same length: the estimators' ceiling on real audio.
+  caption's key; median and largest bpm spread, pieces spread 3% or more), with the
+  same figures for each piece rendered by the synthesizer at the same length: the
+  estimators' ceiling on real audio.
 
 With ``--codec-only``, ``--model`` names a compression model (a codec run's export folder,
 ``toy``...) and only the real-audio and reconstruction rows and scores are measured.
