@@ -61,7 +61,6 @@ HUB_FILES = ("state_dict.bin", "compression_state_dict.bin")
 # Updates per "epoch" of both recipes (config/solver/*/toy_*.yaml): steps are given in
 # multiples of it, so the cosine schedule and checkpoints line up with the budget.
 UPDATES_PER_EPOCH = 100
-TOY_MODEL_DIR = REPO / "audiocraft" / "assets" / "toy"
 
 
 def sha256(path: Path) -> str:
@@ -192,6 +191,8 @@ def copy_parent(model: str, work: Path) -> tuple[Path, dict[str, Any]]:
     record_path = dst / "parent.json"
     if record_path.is_file():
         return dst, json.loads(record_path.read_text())
+    from audiocraft.models.hub import TOY_MODEL_DIR
+
     src = TOY_MODEL_DIR if model == "toy" else Path(model)
     missing = [name for name in HUB_FILES if not (src / name).is_file()]
     if missing:
