@@ -23,6 +23,7 @@ import dora
 import hydra
 import lightning as L
 import torch
+from hydra.core.hydra_config import HydraConfig
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor, TQDMProgressBar
 from omegaconf import DictConfig, OmegaConf
 
@@ -355,13 +356,29 @@ def _expose_rank_to_dora() -> None:
 _expose_rank_to_dora()
 
 
+def run_dir_note(overrides: list[str], folder: Path) -> str | None:
+    """What to tell a user who set ``run_dir=`` on the command line, where dora's
+    signature folder takes its place (None when they did not)."""
+    given = [o.split("=", 1)[1] for o in overrides if o.lstrip("+~").startswith("run_dir=")]
+    if not given or Path(given[-1]).resolve() == folder.resolve():
+        return None
+    return (f"note: run_dir={given[-1]} is not used on the command line: this run lives in "
+            f"{folder} (dora's signature folder, the same for the same overrides). Set "
+            "dora.dir= or AUDIOCRAFT_DORA_DIR to move it, or call audiocraft.train.run(cfg) "
+            "to train in a folder of your own.")
+
+
 @dora.hydra_main(config_path="../config", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     """The command line. Each run lives in `<dora.dir>/xps/<signature>`, the signature
     hashing the overrides that change the experiment: the same command resumes the same
     run, and `dora grid` files launch sweeps of them (see audiocraft/grids)."""
+    folder = Path(dora.get_xp().folder)
+    note = run_dir_note(list(HydraConfig.get().overrides.task), folder)
+    if note:
+        print(note, file=sys.stderr)
     OmegaConf.set_struct(cfg, False)
-    cfg.run_dir = str(dora.get_xp().folder)
+    cfg.run_dir = str(folder)
     OmegaConf.set_struct(cfg, True)
     try:
         result = run(cfg)
