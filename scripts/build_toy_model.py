@@ -113,7 +113,9 @@ def common_overrides(args: argparse.Namespace, data: str, num_train: int,
 def tune_stage_overrides(args: argparse.Namespace, codec_export: Path,
                          lm_export: Path) -> list[str]:
     """Overrides of the continuation fine-tune: the trained LM (``continue_from``) on
-    ``--piece-seconds`` segments cut at a random time in ``--tune-piece-seconds`` pieces
+    ``--tune-segment-seconds`` segments (default ``--piece-seconds``: the LM's window; a
+    longer one widens the window the exported model generates in and chains for long
+    pieces) cut at a random time in ``--tune-piece-seconds`` pieces
     of their own seeds (``seed + 2``, valid ``seed + 3``; a segment may run up to half its
     length past the end, padding the loss ignores), at a twentieth of the LM's learning rate.
     Segments are new at nearly every step, so no token cache."""
@@ -124,12 +126,18 @@ def tune_stage_overrides(args: argparse.Namespace, codec_export: Path,
         f"optim.epochs={_epochs(args.tune_steps)}",
         f"compression_model_checkpoint={codec_export}",
         f"continue_from={lm_export}",
-        f"dataset.segment_duration={args.piece_seconds}",
+        f"dataset.segment_duration={tune_segment_seconds(args)}",
         "dataset.min_segment_ratio=0.5",
         "optim.lr=1e-4",
         "schedule.warmup=20",
         *args.tune_override,
     ]
+
+
+def tune_segment_seconds(args: argparse.Namespace) -> float:
+    """The fine-tune's segment: ``--tune-segment-seconds``, else the LM's ``--piece-seconds``."""
+    seconds = getattr(args, "tune_segment_seconds", None)
+    return float(args.piece_seconds if seconds is None else seconds)
 
 
 def codec_stage_name(cycle: int) -> str:
@@ -330,6 +338,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="synthetic pieces of the continuation fine-tune")
     parser.add_argument("--tune-piece-seconds", type=float, default=12.0,
                         help="length of those pieces (segments stay --piece-seconds long)")
+    parser.add_argument("--tune-segment-seconds", type=float, default=None,
+                        help="segments of the fine-tune, and so the window of the exported "
+                             "LM (default: --piece-seconds); at most --tune-piece-seconds")
     parser.add_argument("--tune-override", action="append", default=[], metavar="KEY=VALUE",
                         help="extra Hydra override of the fine-tune stage (repeatable)")
     parser.add_argument("--tune-from", default=None, metavar="MODEL",
@@ -347,6 +358,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--codec-cycles must be at least 1.")
     if args.tune_from is not None and args.tune_steps <= 0:
         parser.error("--tune-from refines a model by stage 3b: give --tune-steps > 0.")
+    if args.tune_segment_seconds is not None and not (
+            0 < args.tune_segment_seconds <= args.tune_piece_seconds):
+        parser.error(f"--tune-segment-seconds {args.tune_segment_seconds} must be > 0 and at "
+                     f"most --tune-piece-seconds ({args.tune_piece_seconds}): segments are "
+                     "cut from those pieces.")
     if args.tune_from is not None and args.stop_after in ("codec", "lm"):
         parser.error("--tune-from skips the codec and LM stages: --stop-after can only be tune.")
 
@@ -384,6 +400,7 @@ def main(argv: list[str] | None = None) -> int:
         **head, **stages,
         "tune_steps": args.tune_steps, "num_train_tune": args.num_train_tune,
         "tune_piece_seconds": args.tune_piece_seconds,
+        "tune_segment_seconds": tune_segment_seconds(args),
         "tune": {"solver": "musicgen/toy_lm", "overrides": tune_overrides},
     }
     path = ship(lm_export, Path(args.out), recipe, timings, args.ship_lm_dtype,

@@ -181,6 +181,21 @@ def test_the_continuation_fine_tune_cuts_longer_pieces_anywhere(load_script, tmp
     assert "cache.path" not in ov and ov["optim.epochs"] == "2"
     assert ov["optim.lr"] == "3e-5"  # the user's override comes last and wins
     assert ov["synthetic.root"] == str(tmp_path / "data_tune")
+    # A longer segment widens the window of the exported LM; it must fit in the pieces.
+    args.tune_segment_seconds, args.tune_piece_seconds = 12.0, 24.0
+    ov = dict(o.split("=", 1) for o in recipe.tune_stage_overrides(
+        args, tmp_path / "codec" / "export", tmp_path / "lm" / "export"))
+    assert float(ov["dataset.segment_duration"]) == 12.0
+    assert float(ov["synthetic.duration"]) == 24.0
+
+
+def test_the_fine_tune_segment_must_fit_in_its_pieces(load_script, tmp_path, capsys):
+    recipe = load_script("build_toy_model")
+    with pytest.raises(SystemExit):
+        recipe.main(["--work", str(tmp_path), "--tune-segment-seconds", "13",
+                     "--tune-piece-seconds", "12"])
+    assert "--tune-segment-seconds 13.0 must be" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
 
 
 def test_codec_cycles_continue_from_the_previous_cycle(load_script, tmp_path):
