@@ -10,6 +10,7 @@ in the README's "Training" section.
 
 from __future__ import annotations
 
+import copy
 import functools
 import logging
 import os
@@ -25,7 +26,7 @@ import lightning as L
 import torch
 from hydra.core.hydra_config import HydraConfig
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor, TQDMProgressBar
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from .solvers.checkpoint import AtomicCheckpointIO, checkpoint_step, keep_last_checkpoints
 from .solvers.config_check import ConfigError, check_manifest, validate_config
@@ -275,6 +276,21 @@ def build_trainer(cfg: DictConfig, solver: Any, run_dir: Path) -> L.Trainer:
 # ---- run ----------------------------------------------------------------------------------
 
 
+def exported_lm_cfg(run_cfg: DictConfig, model_cfg: DictConfig | None) -> DictConfig:
+    """The config an LM is exported with. The model's own describes its architecture (a
+    fine-tuned model keeps the one it was loaded with), but its window is that of the
+    segments this run trained it on (``dataset.segment_duration``, which MusicGen reads as
+    ``max_duration``). The run's config for models without one."""
+    if model_cfg is None:
+        return run_cfg
+    out = copy.deepcopy(model_cfg)
+    segment = OmegaConf.select(run_cfg, "dataset.segment_duration")
+    if segment is not None:
+        with open_dict(out):
+            OmegaConf.update(out, "dataset.segment_duration", segment, force_add=True)
+    return out
+
+
 def export(cfg: DictConfig, solver: Any, export_dir: Path) -> None:
     """Hub-format files of the best (else EMA) weights, loadable by MusicGen.get_pretrained."""
     from .models import loaders
@@ -287,10 +303,8 @@ def export(cfg: DictConfig, solver: Any, export_dir: Path) -> None:
         if cfg.solver == "compression":
             loaders.export_compression(module, export_dir / "compression_state_dict.bin")
         else:
-            # The model's own config describes its architecture (a fine-tuned model keeps
-            # the one it was loaded with); the run's config only for models without one.
-            model_cfg = getattr(module, "cfg", None) or cfg
-            loaders.export_lm(module, model_cfg, export_dir / "state_dict.bin")
+            loaders.export_lm(module, exported_lm_cfg(cfg, getattr(module, "cfg", None)),
+                              export_dir / "state_dict.bin")
             loaders.export_compression(solver.compression_model,
                                        export_dir / "compression_state_dict.bin")
     finally:

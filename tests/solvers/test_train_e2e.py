@@ -62,5 +62,9 @@ def test_codec_then_lm_train_export_and_generate(make_cfg, tmp_path):
     tuned = run(make_cfg(
         "musicgen/toy", f"compression_model_checkpoint={codec_file}", f"continue_from={export_dir}",
         "transformer_lm.card=64", "optim.epochs=1", "optim.updates_per_epoch=2",
-        run_dir=tmp_path / "tuned"))
+        "dataset.segment_duration=2.0", run_dir=tmp_path / "tuned"))
     assert tuned.train_history[0] < lm_run.train_history[0] - 0.5
+    # The tuned model keeps its architecture, and its window is the fine-tune's segment.
+    base, refined = (MusicGen.get_pretrained(str(d)) for d in (export_dir, tuned.export_dir))
+    assert (base.max_duration, refined.max_duration) == (1.0, 2.0)
+    assert refined.lm.cfg.transformer_lm == base.lm.cfg.transformer_lm
