@@ -337,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--num-train-tune", type=int, default=2048,
                         help="synthetic pieces of the continuation fine-tune")
     parser.add_argument("--tune-piece-seconds", type=float, default=12.0,
-                        help="length of those pieces (segments stay --piece-seconds long)")
+                        help="length of those pieces (segments: --tune-segment-seconds)")
     parser.add_argument("--tune-segment-seconds", type=float, default=None,
                         help="segments of the fine-tune, and so the window of the exported "
                              "LM (default: --piece-seconds); at most --tune-piece-seconds")
