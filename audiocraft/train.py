@@ -26,7 +26,7 @@ import lightning as L
 import torch
 from hydra.core.hydra_config import HydraConfig
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor, TQDMProgressBar
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf
 
 from .solvers.checkpoint import AtomicCheckpointIO, checkpoint_step, keep_last_checkpoints
 from .solvers.config_check import ConfigError, check_manifest, validate_config
@@ -286,8 +286,7 @@ def exported_lm_cfg(run_cfg: DictConfig, model_cfg: DictConfig | None) -> DictCo
     out = copy.deepcopy(model_cfg)
     segment = OmegaConf.select(run_cfg, "dataset.segment_duration")
     if segment is not None:
-        with open_dict(out):
-            OmegaConf.update(out, "dataset.segment_duration", segment, force_add=True)
+        OmegaConf.update(out, "dataset.segment_duration", segment, force_add=True)
     return out
 
 
