@@ -136,7 +136,7 @@ def tune_stage_overrides(args: argparse.Namespace, codec_export: Path,
 
 def tune_segment_seconds(args: argparse.Namespace) -> float:
     """The fine-tune's segment: ``--tune-segment-seconds``, else the LM's ``--piece-seconds``."""
-    seconds = getattr(args, "tune_segment_seconds", None)
+    seconds = args.tune_segment_seconds
     return float(args.piece_seconds if seconds is None else seconds)
 
 

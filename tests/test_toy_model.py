@@ -169,7 +169,7 @@ def test_the_continuation_fine_tune_cuts_longer_pieces_anywhere(load_script, tmp
     recipe = load_script("build_toy_model")
     args = argparse.Namespace(work=str(tmp_path), seed=3, num_valid=4, tune_steps=200,
                               tune_piece_seconds=12.0, num_train_tune=64, piece_seconds=6.0,
-                              tune_override=["optim.lr=3e-5"])
+                              tune_segment_seconds=None, tune_override=["optim.lr=3e-5"])
     ov = dict(o.split("=", 1) for o in recipe.tune_stage_overrides(
         args, tmp_path / "codec" / "export", tmp_path / "lm" / "export"))
     assert ov["continue_from"] == str(tmp_path / "lm" / "export")
