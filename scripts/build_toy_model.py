@@ -1,9 +1,10 @@
 """Build the shipped ``toy`` model end to end on a CPU, with the project's own pipeline.
 
     python scripts/build_toy_model.py [--work outputs/toy_build] [--out audiocraft/assets/toy]
-        [--seed 0] [--codec-steps N] [--codec-cycles K] [--lm-steps N] [--threads 1]
-        [--codec-override KEY=VALUE ...] [--lm-override KEY=VALUE ...] [--stop-after STAGE]
-        [--no-ship] [--ship-lm-dtype {float16,float32}] [--ship-codec-dtype {float16,float32}]
+        [--seed 0] [--codec-steps N] [--codec-cycles K] [--codec-from MODEL] [--lm-steps N]
+        [--threads 1] [--codec-override KEY=VALUE ...] [--lm-override KEY=VALUE ...]
+        [--stop-after STAGE] [--no-ship] [--ship-lm-dtype {float16,float32}]
+        [--ship-codec-dtype {float16,float32}]
     python scripts/build_toy_model.py --tune-from toy --work outputs/toy_refine [--tune-steps N]
 
 Stages (each resumes from its last checkpoint when re-run with the same arguments):
@@ -36,6 +37,11 @@ made it. More steps (``--codec-steps``, ``--lm-steps``) and pieces (``--num-trai
 are the levers toward the quality targets of MODEL_CARD.md; ``--codec-override`` and
 ``--lm-override`` pass any other Hydra override to one stage (a bigger model, another
 learning rate), and are recorded with the recipe.
+
+``--codec-from MODEL`` (same forms) starts stage 2 from that model's codec: its first
+cycle continues from those weights (copied into ``WORK/parent``, recorded as the
+recipe's ``codec_from``), so more codec cycles are added to a built model without
+training its earlier ones again; stage 3 then trains a new LM on the new tokens.
 
 ``--tune-from MODEL`` (``toy`` or a folder holding both hub files) skips stages 1-3:
 stage 3b refines that model instead, its LM and codec first copied into
@@ -189,7 +195,7 @@ def run_stage(name: str, solver: str, overrides: list[str], done_file: Path,
     return Path(result.export_dir)
 
 
-def copy_parent(model: str, work: Path) -> tuple[Path, dict[str, Any]]:
+def copy_parent(model: str, work: Path, flag: str = "--tune-from") -> tuple[Path, dict[str, Any]]:
     """Copy the hub files of `model` (``toy`` or a folder) into ``WORK/parent`` once, and
     return that folder and the parent's record: its name, the files' checksums and its
     own ``checksums.json`` (None if it has none). Later invocations reuse the copy, so a
@@ -204,7 +210,7 @@ def copy_parent(model: str, work: Path) -> tuple[Path, dict[str, Any]]:
     src = TOY_MODEL_DIR if model == "toy" else Path(model)
     missing = [name for name in HUB_FILES if not (src / name).is_file()]
     if missing:
-        raise SystemExit(f"--tune-from {model}: {', '.join(missing)} not found in {src}; "
+        raise SystemExit(f"{flag} {model}: {', '.join(missing)} not found in {src}; "
                          "give 'toy' or a folder holding both hub files.")
     checks = src / "checksums.json"
     parent_record = json.loads(checks.read_text()) if checks.is_file() else None
@@ -215,7 +221,7 @@ def copy_parent(model: str, work: Path) -> tuple[Path, dict[str, Any]]:
         files[name] = {"sha256": sha256(dst / name), "bytes": (dst / name).stat().st_size}
     if parent_record is not None and parent_record.get("files", files) != files:
         shutil.rmtree(dst)
-        raise SystemExit(f"--tune-from {model}: {checks} does not describe the files beside "
+        raise SystemExit(f"{flag} {model}: {checks} does not describe the files beside "
                          "it (other checksums): restore them, or remove checksums.json to "
                          "refine the files without their record.")
     record = {"model": str(model), "files": files, "record": parent_record}
@@ -280,6 +286,9 @@ def train_codec_and_lm(args: argparse.Namespace, work: Path, timings: dict[str, 
     part of the recipe."""
     cycles: list[list[str]] = []
     codec_export: Path | None = None
+    parent = None
+    if args.codec_from is not None:  # the first cycle continues from that model's codec
+        codec_export, parent = copy_parent(args.codec_from, work, "--codec-from")
     for cycle in range(1, args.codec_cycles + 1):
         name = codec_stage_name(cycle)
         cycles.append(codec_cycle_overrides(args, cycle, codec_export))
@@ -291,6 +300,7 @@ def train_codec_and_lm(args: argparse.Namespace, work: Path, timings: dict[str, 
         "num_train": args.num_train, "num_train_lm": args.num_train_lm,
         "codec": {"solver": "compression/toy_codec", "overrides": cycles[0]},
         "codec_cycles": args.codec_cycles, "codec_cycle_overrides": cycles[1:],
+        **({"codec_from": parent} if parent is not None else {}),
     }
     if args.stop_after == "codec":
         return codec_export, codec_export, stages
@@ -317,6 +327,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--codec-cycles", type=int, default=5,
                         help="codec training cycles of --codec-steps each, every one from "
                         "the previous one's weights with a new schedule")
+    parser.add_argument("--codec-from", default=None, metavar="MODEL",
+                        help="start the codec cycles from this model's codec ('toy' or a "
+                        "folder with both hub files) instead of from scratch")
     parser.add_argument("--lm-steps", type=int, default=7000)
     parser.add_argument("--num-train", type=int, default=384,
                         help="synthetic training pieces of the codec")
@@ -363,6 +376,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--tune-segment-seconds {args.tune_segment_seconds} must be > 0 and at "
                      f"most --tune-piece-seconds ({args.tune_piece_seconds}): segments are "
                      "cut from those pieces.")
+    if args.tune_from is not None and args.codec_from is not None:
+        parser.error("--tune-from skips the codec stage: --codec-from does not apply.")
     if args.tune_from is not None and args.stop_after in ("codec", "lm"):
         parser.error("--tune-from skips the codec and LM stages: --stop-after can only be tune.")
 

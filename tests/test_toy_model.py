@@ -216,6 +216,48 @@ def test_codec_cycles_continue_from_the_previous_cycle(load_script, tmp_path):
         recipe.main(["--codec-cycles", "0", "--work", str(tmp_path)])
 
 
+def test_codec_from_starts_the_cycles_from_a_built_model(load_script, tmp_path, monkeypatch):
+    recipe = load_script("build_toy_model")
+    src = _hub_folder(tmp_path / "model")
+    work = tmp_path / "work"
+    args = argparse.Namespace(work=str(work), seed=0, num_valid=4, num_train=16,
+                              piece_seconds=6.0, codec_steps=300, codec_cycles=2,
+                              codec_override=[], codec_from=str(src), stop_after="codec",
+                              lm_steps=300, num_train_lm=16)
+    trained = []
+
+    def fake_stage(name, solver, overrides, done_file, timings):
+        trained.append((name, dict(o.split("=", 1) for o in overrides)))
+        return done_file.parent
+
+    monkeypatch.setattr(recipe, "run_stage", fake_stage)
+    codec_export, _, stages = recipe.train_codec_and_lm(args, work, {})
+    # The first cycle continues from the copied codec, the next from the first's export.
+    assert [name for name, _ in trained] == ["codec", "codec_c2"]
+    assert trained[0][1]["continue_from"] == str(work / "parent")
+    assert trained[1][1]["continue_from"] == str(work / "codec" / "export")
+    assert codec_export == work / "codec_c2" / "export"
+    for name in HUB_FILES:
+        assert (work / "parent" / name).read_bytes() == (src / name).read_bytes()
+    assert stages["codec_from"]["model"] == str(src) and stages["codec_from"]["record"] is None
+    # Without it, the first cycle starts from scratch and the recipe names no parent.
+    trained.clear()
+    args.codec_from = None
+    _, _, stages = recipe.train_codec_and_lm(args, tmp_path / "scratch", {})
+    assert "continue_from" not in trained[0][1] and "codec_from" not in stages
+    with pytest.raises(SystemExit, match="not found"):
+        args.codec_from = str(tmp_path / "nowhere")
+        recipe.train_codec_and_lm(args, tmp_path / "other", {})
+
+
+def test_codec_from_and_tune_from_exclude_each_other(load_script, tmp_path, capsys):
+    recipe = load_script("build_toy_model")
+    with pytest.raises(SystemExit):
+        recipe.main(["--tune-from", "toy", "--codec-from", "toy", "--work", str(tmp_path)])
+    assert "--codec-from does not apply" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
 def test_a_built_stage_with_other_overrides_is_refused(load_script, tmp_path):
     recipe = load_script("build_toy_model")
     done = tmp_path / "lm" / "export" / "done.json"
