@@ -41,7 +41,8 @@ learning rate), and are recorded with the recipe.
 ``--codec-from MODEL`` (same forms) starts stage 2 from that model's codec: its first
 cycle continues from those weights (copied into ``WORK/parent``, recorded as the
 recipe's ``codec_from``), so more codec cycles are added to a built model without
-training its earlier ones again; stage 3 then trains a new LM on the new tokens.
+training its earlier ones again; stage 3 then trains a new LM on the new tokens (or
+refits the parent's, ``--lm-override continue_from=WORK/parent``).
 
 ``--tune-from MODEL`` (``toy`` or a folder holding both hub files) skips stages 1-3:
 stage 3b refines that model instead, its LM and codec first copied into
