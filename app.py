@@ -152,7 +152,8 @@ class MusicGenApp:
                 cfg_coef=settings.cfg_coef, duration=settings.duration,
                 extend_stride=settings.stride, melody_policy=settings.melody_policy)  # type: ignore[arg-type]
         except ValueError as err:
-            raise AppError(f"{err} Set the stride to 0 for the default.") from err
+            raise AppError(f"{err} (A stride of 0 and an empty CFG coefficient give the "
+                           "model's defaults.)") from err
         inputs: dict[str, Any] = {"seed": settings.seed}
         if settings.timeline is not None:
             inputs["timelines"] = [settings.timeline]
@@ -225,7 +226,8 @@ class MusicGenApp:
             "prompt": settings.text, "timeline": settings.timeline,
             "duration": settings.duration, "seed": settings.seed, "top_k": settings.top_k,
             "top_p": settings.top_p, "temperature": settings.temperature,
-            "cfg_coef": settings.cfg_coef, "extend_stride": model.extend_stride,
+            "cfg_coef": model.generation_params["cfg_coef"],
+            "extend_stride": model.extend_stride,
             "window": model.max_duration, "melody_policy": settings.melody_policy,
             "melody": Path(settings.melody).name if settings.melody else None,
             "prompt_audio": Path(settings.prompt_audio).name if settings.prompt_audio else None,
@@ -289,7 +291,9 @@ def build_ui(app: MusicGenApp | None = None, **options: Any) -> Any:
                         top_k = gr.Number(value=250, precision=0, label="Top-k (0: off)")
                         top_p = gr.Number(value=0.0, label="Top-p (0: off)")
                         temperature = gr.Number(value=1.0, label="Temperature")
-                        cfg_coef = gr.Number(value=3.0, label="CFG coefficient")
+                        cfg_coef = gr.Textbox(
+                            value="", label="CFG coefficient (empty: the model's own; "
+                            "e.g. 3, or 3,6,6,6: one per codebook)")
                     with gr.Row():
                         seed = gr.Number(value=-1, precision=0, label="Seed (-1: random)")
                         window = gr.Number(value=0, label="Window (s; 0: the model's)")

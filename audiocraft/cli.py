@@ -25,6 +25,7 @@ from typing import Any
 import torch
 
 from . import __version__
+from .models.sampling import guidance_coef_arg
 
 FORMATS = ("wav", "flac", "mp3", "ogg")
 DEFAULT_MODEL = "toy"
@@ -57,7 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--top-k", type=int, default=250)
     gen.add_argument("--top-p", type=float, default=0.0)
     gen.add_argument("--temperature", type=float, default=1.0)
-    gen.add_argument("--cfg-coef", type=float, default=3.0)
+    gen.add_argument("--cfg-coef", type=guidance_coef_arg, default=None,
+                     help="classifier-free guidance: one number (e.g. 3), or one per codebook "
+                     "(e.g. 3,6,6,6); default: the model's own (3 for official models)")
     gen.add_argument("--stride", type=float,
                      help="seconds each window adds (default 18 s, or 60%% of a shorter window)")
     gen.add_argument("--window", type=float,
@@ -246,10 +249,13 @@ def run_generate(args: argparse.Namespace) -> int:
                 f"--window must be in (0, {model.max_duration}] s for this model, "
                 f"got {args.window}.")
         model = MusicGen(model.name, model.compression_model, model.lm, max_duration=args.window)
-    model.set_generation_params(
-        top_k=args.top_k, top_p=args.top_p, temperature=args.temperature,
-        cfg_coef=args.cfg_coef, duration=args.duration, extend_stride=args.stride,
-        melody_policy=args.melody_policy)
+    try:
+        model.set_generation_params(
+            top_k=args.top_k, top_p=args.top_p, temperature=args.temperature,
+            cfg_coef=args.cfg_coef, duration=args.duration, extend_stride=args.stride,
+            melody_policy=args.melody_policy)
+    except ValueError as err:
+        raise UsageError(str(err)) from err
     if prompt_audio is not None and prompt_audio[0].shape[-1] / prompt_audio[1] >= args.duration:
         raise UsageError(
             f"The prompt audio ({prompt_audio[0].shape[-1] / prompt_audio[1]:.1f} s) is not "
@@ -260,7 +266,7 @@ def run_generate(args: argparse.Namespace) -> int:
         "software": f"audiocraft {__version__}",
         "model": args.model, "prompt": args.prompt, "timeline": timeline,
         "duration": args.duration, "seed": seed, "top_k": args.top_k, "top_p": args.top_p,
-        "temperature": args.temperature, "cfg_coef": args.cfg_coef,
+        "temperature": args.temperature, "cfg_coef": model.generation_params["cfg_coef"],
         "extend_stride": model.extend_stride, "window": model.max_duration,
         "melody": args.melody, "melody_policy": args.melody_policy,
         "prompt_audio": args.prompt_audio, "sample_rate": model.sample_rate,

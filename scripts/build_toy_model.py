@@ -6,6 +6,7 @@
         [--stop-after STAGE] [--no-ship] [--ship-lm-dtype {float16,float32}]
         [--ship-codec-dtype {float16,float32}]
     python scripts/build_toy_model.py --tune-from toy --work outputs/toy_refine [--tune-steps N]
+    python scripts/build_toy_model.py --reexport toy --work outputs/toy_reexport --cfg-coef 3,6,6,6
 
 Stages (each resumes from its last checkpoint when re-run with the same arguments):
 
@@ -28,7 +29,10 @@ Stages (each resumes from its last checkpoint when re-run with the same argument
    to ``OUT`` (weights stored in float16 unless ``--ship-lm-dtype float32`` or
    ``--ship-codec-dtype float32``) with
    ``checksums.json``: their SHA-256 and sizes, the recipe (seed, steps, overrides) and
-   the wall time of every stage.
+   the wall time of every stage; ``--cfg-coef`` (one number, or one per codebook) is
+   written into the shipped LM's config as its default guidance
+   (``classifier_free_guidance.inference_coef``, which ``MusicGen.set_generation_params``
+   uses when given no ``cfg_coef``).
 
 Everything is drawn from ``--seed`` (data, initialisation, batches, dropouts), so the
 same arguments on the same software give the same weights. The wall time of the shipped
@@ -48,6 +52,10 @@ refits the parent's, ``--lm-override continue_from=WORK/parent``).
 stage 3b refines that model instead, its LM and codec first copied into
 ``WORK/parent`` (with their checksums and the model's own ``checksums.json``, which the
 shipped record keeps as its parent, so a refined model's whole lineage is on record).
+
+``--reexport MODEL`` (same forms) trains nothing: it ships that model's files again
+with this invocation's stage-4 settings (``--cfg-coef``, the dtypes), recording the
+model's own record as the recipe's ``reexport_from``.
 """
 
 from __future__ import annotations
@@ -230,12 +238,19 @@ def copy_parent(model: str, work: Path, flag: str = "--tune-from") -> tuple[Path
     return dst, record
 
 
-def write_half(src: Path, dst: Path) -> None:
-    """Copy the hub file `src` to `dst` with its floating-point weights in float16 (half
-    the bytes; the loaders build the model in float32 and cast them back). A tensor whose
-    values float16 cannot hold (beyond +-65504, such as a codebook's usage counts) stays in
-    float32."""
+def write_hub_file(src: Path, dst: Path, dtype: str = "float32",
+                   cfg_coef: float | list[float] | None = None) -> None:
+    """Copy the hub file `src` to `dst`: with ``dtype="float16"`` its floating-point
+    weights in float16 (half the bytes; the loaders build the model in float32 and cast
+    them back; a tensor whose values float16 cannot hold, beyond +-65504 such as a
+    codebook's usage counts, stays in float32); with `cfg_coef` (an LM's file) that
+    guidance as the model's default, ``classifier_free_guidance.inference_coef``."""
     import torch
+    from omegaconf import OmegaConf
+
+    if dtype == "float32" and cfg_coef is None:
+        shutil.copyfile(src, dst)
+        return
 
     def half(v: torch.Tensor) -> torch.Tensor:
         if not v.is_floating_point():
@@ -244,25 +259,34 @@ def write_half(src: Path, dst: Path) -> None:
         return h if bool(torch.isfinite(h).all()) else v
 
     pkg = torch.load(src, map_location="cpu", weights_only=False)
-    pkg["best_state"] = {k: half(v) for k, v in pkg["best_state"].items()}
+    if dtype == "float16":
+        state = {k: half(v) for k, v in pkg["best_state"].items()}
+        if cfg_coef is None and all(state[k] is v for k, v in pkg["best_state"].items()):
+            shutil.copyfile(src, dst)  # already stored so: the same bytes
+            return
+        pkg["best_state"] = state
+    if cfg_coef is not None:
+        cfg = OmegaConf.create(pkg["xp.cfg"])
+        OmegaConf.update(cfg, "classifier_free_guidance.inference_coef", cfg_coef, merge=False)
+        pkg["xp.cfg"] = OmegaConf.to_yaml(cfg)
     torch.save(pkg, dst)
 
 
 def ship(lm_export: Path, out: Path, recipe: dict[str, Any], timings: dict[str, float],
-         lm_dtype: str = "float32", codec_dtype: str = "float32") -> Path:
-    """Copy the hub files into `out` (the LM's weights in `lm_dtype`, the codec's in
-    `codec_dtype`) and record their checksums with the recipe."""
+         lm_dtype: str = "float32", codec_dtype: str = "float32",
+         cfg_coef: float | list[float] | None = None) -> Path:
+    """Copy the hub files into `out` (the LM's weights in `lm_dtype` and `cfg_coef` as its
+    default guidance, the codec's in `codec_dtype`) and record their checksums with the
+    recipe."""
     out.mkdir(parents=True, exist_ok=True)
     files = {}
     for name in HUB_FILES:
         src = lm_export / name
         if not src.is_file():
             raise SystemExit(f"{src} is missing: the LM stage exports both hub files.")
-        dtype = lm_dtype if name == "state_dict.bin" else codec_dtype
-        if dtype == "float16":
-            write_half(src, out / name)
-        else:
-            shutil.copyfile(src, out / name)
+        is_lm = name == "state_dict.bin"
+        write_hub_file(src, out / name, lm_dtype if is_lm else codec_dtype,
+                       cfg_coef if is_lm else None)
         files[name] = {"sha256": sha256(out / name), "bytes": (out / name).stat().st_size}
     record = {
         "files": files,
@@ -319,6 +343,8 @@ def train_codec_and_lm(args: argparse.Namespace, work: Path, timings: dict[str, 
 
 
 def main(argv: list[str] | None = None) -> int:
+    from audiocraft.models.sampling import guidance_coef_arg
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--work", default="outputs/toy_build",
                         help="data, runs, checkpoints (relative to the repository)")
@@ -360,6 +386,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tune-from", default=None, metavar="MODEL",
                         help="skip stages 1-3 and refine this model ('toy' or a folder with "
                         "both hub files) by stage 3b")
+    parser.add_argument("--reexport", default=None, metavar="MODEL",
+                        help="train nothing: ship this model ('toy' or a folder with both hub "
+                        "files) again with this invocation's --cfg-coef and dtypes")
+    parser.add_argument("--cfg-coef", type=guidance_coef_arg, default=None,
+                        help="default guidance of the shipped LM: one number, or one per "
+                        "codebook (e.g. 3,6,6,6); default: the training config's (3)")
     parser.add_argument("--stop-after", choices=("codec", "lm", "tune"), default=None,
                         help="stop once this stage is built (re-run without it to go on)")
     parser.add_argument("--no-ship", action="store_true", help="train only; do not copy files")
@@ -379,6 +411,10 @@ def main(argv: list[str] | None = None) -> int:
                      "cut from those pieces.")
     if args.tune_from is not None and args.codec_from is not None:
         parser.error("--tune-from skips the codec stage: --codec-from does not apply.")
+    if args.reexport is not None and (args.tune_from or args.codec_from or args.stop_after
+                                      or args.no_ship):
+        parser.error("--reexport trains nothing: --tune-from, --codec-from, --stop-after and "
+                     "--no-ship do not apply.")
     if args.tune_from is not None and args.stop_after in ("codec", "lm"):
         parser.error("--tune-from skips the codec and LM stages: --stop-after can only be tune.")
 
@@ -395,7 +431,15 @@ def main(argv: list[str] | None = None) -> int:
         "seed": args.seed, "threads": args.threads, "num_valid": args.num_valid,
         "piece_seconds": args.piece_seconds,
         "ship_lm_dtype": args.ship_lm_dtype, "ship_codec_dtype": args.ship_codec_dtype,
+        "cfg_coef": args.cfg_coef,
     }
+    if args.reexport is not None:
+        parent_dir, parent = copy_parent(args.reexport, work, "--reexport")
+        timings["total_this_invocation_s"] = round(time.time() - start, 1)
+        path = ship(parent_dir, Path(args.out), {**head, "reexport_from": parent}, timings,
+                    args.ship_lm_dtype, args.ship_codec_dtype, args.cfg_coef)
+        print(f"shipped to {args.out}; checksums in {path}", flush=True)
+        return 0
     if args.tune_from is not None:
         parent_dir, parent = copy_parent(args.tune_from, work)
         codec_export = lm_export = parent_dir
@@ -420,7 +464,7 @@ def main(argv: list[str] | None = None) -> int:
         "tune": {"solver": "musicgen/toy_lm", "overrides": tune_overrides},
     }
     path = ship(lm_export, Path(args.out), recipe, timings, args.ship_lm_dtype,
-                args.ship_codec_dtype)
+                args.ship_codec_dtype, args.cfg_coef)
     print(f"shipped to {args.out}; checksums in {path}", flush=True)
     return 0
 

@@ -58,6 +58,7 @@ from audiocraft.metrics.music import (
     normalize_tonic,
     salience_profile,
 )
+from audiocraft.models.sampling import guidance_coef_arg
 
 TEMPO_TOLERANCE = 0.04
 
@@ -339,6 +340,8 @@ def evaluate(args: argparse.Namespace) -> Report:
     timings["estimate"] = time.time() - t0
 
     report = Report(table, snr, mel, triads, partials, settings=vars(args).copy())
+    if model is not None:  # the guidance used, the model's own when not given
+        report.settings["cfg_coef"] = model.generation_params["cfg_coef"]
     if model is not None and args.long_seconds > 0:
         t0 = time.time()
         report.long_form_caption = captions[0]
@@ -434,7 +437,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="length of the long-form piece (0 to skip)")
     parser.add_argument("--long-pieces", type=int, default=1,
                         help="long pieces, from the first N held-out captions")
-    parser.add_argument("--cfg-coef", type=float, default=3.0)
+    parser.add_argument("--cfg-coef", type=guidance_coef_arg, default=None,
+                        help="guidance: one number, or one per codebook (3,6,6,6); default: "
+                        "the model's own (the toy model's: 3 on the first codebook, 6 on "
+                        "the others)")
     parser.add_argument("--top-k", type=int, default=250)
     parser.add_argument("--temperature", type=float, default=1.0)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")

@@ -3,6 +3,7 @@ driven over HTTP with gradio_client (toy model, windows shortened to stay fast).
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import sys
@@ -29,7 +30,7 @@ pytestmark = [  # gradio's queue under pandas 3; not ours
 # Defaults of the form, in the order of the /generate endpoint's inputs.
 FORM = {"model": "toy", "text": "calm piano", "timeline": "", "melody": None,
         "prompt_audio": None, "duration": 1, "top_k": 250, "top_p": 0.0, "temperature": 1.0,
-        "cfg_coef": 3.0, "seed": 7, "window": 0, "stride": 0, "melody_policy": "loop"}
+        "cfg_coef": "", "seed": 7, "window": 0, "stride": 0, "melody_policy": "loop"}
 
 
 def form(**changes):
@@ -88,6 +89,13 @@ def test_check_inputs_accepts_the_form_defaults():
     assert settings().text == "calm piano" and settings().timeline is None
 
 
+def test_cfg_coefficient_empty_one_or_one_per_codebook():
+    assert settings().cfg_coef is None  # the model's own
+    assert settings(cfg_coef=4.5).cfg_coef == 4.5 and settings(cfg_coef="2").cfg_coef == 2.0
+    assert settings(cfg_coef="3, 6,6 ,6").cfg_coef == [3.0, 6.0, 6.0, 6.0]
+    assert settings(cfg_coef="3 6 6 6").cfg_coef == [3.0, 6.0, 6.0, 6.0]
+
+
 def test_random_seed_is_drawn_and_reported():
     assert 0 <= settings(seed=-1).seed < 2**31
     assert 0 <= settings(seed=None).seed < 2**31
@@ -110,6 +118,8 @@ def test_random_seed_is_drawn_and_reported():
     ({"top_p": 1.5}, "Top-p must be between 0 and 1"),
     ({"temperature": -0.1}, "temperature must be >= 0"),
     ({"cfg_coef": -3}, "CFG coefficient must be >= 0"),
+    ({"cfg_coef": "3, six"}, "Cannot read the guidance coefficient '3, six'"),
+    ({"cfg_coef": "3,-6,6,6"}, "must be a number >= 0 or a list of them"),
     ({"seed": -7}, "seed must be between 0 and"),
     ({"seed": 1.5}, "whole number"),
     ({"window": -1}, "window must be > 0"),
@@ -197,6 +207,16 @@ def test_streamed_long_form_chunks_make_the_file(tmp_path):
     assert steps[-1].status.startswith("Done: 2.0 s") and "seed 7" in steps[-1].status
     assert Path(steps[-1].path).with_suffix(".json").exists()  # the settings sidecar
     assert all(0 <= done <= 1 for done in reported)
+
+
+def test_guidance_used_is_recorded(tmp_path):
+    studio = app.MusicGenApp(device="cpu", output_dir=tmp_path)
+    own = list(studio.run(settings(duration=1), "s"))[-1].path
+    toy_guidance = studio.models.get("toy").lm.cfg_coef
+    assert json.loads(Path(own).with_suffix(".json").read_text())["cfg_coef"] == toy_guidance
+    per_codebook = list(studio.run(settings(duration=1, cfg_coef="1,2,3,4"), "s"))[-1].path
+    recorded = json.loads(Path(per_codebook).with_suffix(".json").read_text())["cfg_coef"]
+    assert recorded == [1.0, 2.0, 3.0, 4.0]
 
 
 def test_stop_keeps_what_was_made(tmp_path):
@@ -320,7 +340,8 @@ def test_server_local_melody_model_follows_a_melody(client, tmp_path):
     ({"duration": 0.5, "prompt_audio": "PROMPT"}, "is not shorter than the duration"),
     ({"prompt_audio": "BROKEN"}, "Cannot read the audio prompt file"),
     ({"window": 100}, "must be at most the model's"),
-    ({"window": 1, "stride": 1}, "Set the stride to 0 for the default"),
+    ({"window": 1, "stride": 1}, "A stride of 0 and an empty CFG coefficient"),
+    ({"cfg_coef": "3,6"}, "cfg_coef has 2 values but the model has 4 codebooks"),
     ({"window": 0.001}, "at least one frame"),
 ])
 def test_server_bad_request_then_good_one(client, tmp_path, changes, message):

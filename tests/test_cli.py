@@ -35,6 +35,7 @@ def test_generate_writes_audio_with_settings(tmp_path):
     settings = json.loads((tmp_path / "song.json").read_text())
     assert settings["prompt"] == "calm piano" and settings["seed"] == 3
     assert settings["duration"] == 2.0 and settings["top_k"] == 250
+    assert settings["cfg_coef"] == 3.0  # the model's own guidance when not given
     assert settings["window"] == 1.0 and settings["extend_stride"] == pytest.approx(0.6)
     assert settings["generated_seconds"] == 2.0 and not settings["interrupted"]
     tags = read_tags(out)
@@ -61,6 +62,25 @@ def test_stream_batch_timeline_and_format(tmp_path):
         assert settings["sample"] == i
 
 
+def test_per_codebook_guidance(tmp_path):
+    out = tmp_path / "g.wav"
+    assert run("calm piano", "--duration", "1", "--out", str(out), "--seed", "3",
+               "--cfg-coef", "3,6,6,6", *FAST) == 0
+    assert json.loads((tmp_path / "g.json").read_text())["cfg_coef"] == [3.0, 6.0, 6.0, 6.0]
+    same = tmp_path / "same.wav"
+    assert run("calm piano", "--duration", "1", "--out", str(same), "--seed", "3",
+               "--cfg-coef", "3", *FAST) == 0
+    assert not np.array_equal(sf.read(out)[0], sf.read(same)[0])
+
+
+def test_unreadable_guidance_is_a_usage_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        run("x", "--out", str(tmp_path / "x.wav"), "--cfg-coef", "3,x", *FAST)
+    assert exit_info.value.code == 2
+    assert "argument --cfg-coef: Cannot read the guidance coefficient '3,x'" in \
+        capsys.readouterr().err
+
+
 def test_prompt_audio_continuation(tmp_path):
     prompt = tmp_path / "prompt.wav"
     sf.write(prompt, 0.1 * np.sin(np.arange(16000) / 10), 16000)
@@ -79,6 +99,7 @@ def test_prompt_audio_continuation(tmp_path):
     (["--duration", "2", "--prompt-audio", "BROKEN.wav"], "Cannot read the prompt audio file"),
     (["--duration", "2", "--timeline", "MISSING.json"], "Timeline file not found"),
     (["--duration", "2", "--batch", "0"], "--batch must be >= 1"),
+    (["--duration", "2", "--cfg-coef", "3,6"], "cfg_coef has 2 values but the model has 4"),
     (["--duration", "0.5", "--prompt-audio", "GOOD.wav"], "not shorter than --duration"),
     (["--duration", "2", "--timeline", "UNSORTED.json"], "not sorted"),
     (["--duration", "2", "--model", "facebook/musicgen-small"], "huggingface-cli download"),

@@ -42,9 +42,13 @@ def test_checksums_match_the_recipe_record():
     assert record["recipe"]["command"].startswith("python scripts/build_toy_model.py")
     # A refined model (--tune-from) records its parent's record: the lineage leads back to
     # a build that trained the codec and the LM.
-    while "tune_from" in record["recipe"]:
-        assert "tune_s" in record["wall_time_s"]
-        record = record["recipe"]["tune_from"]["record"]
+    # A re-export (--reexport) records the record of the files it shipped again.
+    while "tune_from" in record["recipe"] or "reexport_from" in record["recipe"]:
+        if "tune_from" in record["recipe"]:
+            assert "tune_s" in record["wall_time_s"]
+            record = record["recipe"]["tune_from"]["record"]
+        else:
+            record = record["recipe"]["reexport_from"]["record"]
     assert set(record["wall_time_s"]) >= {"codec_s", "lm_s"}
 
 
@@ -98,15 +102,52 @@ def test_weights_ship_in_the_recorded_dtype_and_load_in_float32(toy, part):
         assert torch.equal(loaded[key], value.to(loaded[key].dtype)), key
 
 
-def test_write_half_keeps_what_float16_cannot_hold(tmp_path, load_script):
+def test_float16_shipping_keeps_what_float16_cannot_hold(tmp_path, load_script):
     recipe = load_script("build_toy_model")
     state = {"w": torch.randn(3), "count": torch.tensor([1.0, 7e4]), "n": torch.tensor([3])}
     torch.save({"best_state": state, "xp.cfg": {}}, tmp_path / "a.bin")
-    recipe.write_half(tmp_path / "a.bin", tmp_path / "b.bin")
+    recipe.write_hub_file(tmp_path / "a.bin", tmp_path / "b.bin", "float16")
     half = torch.load(tmp_path / "b.bin", weights_only=False)["best_state"]
     assert half["w"].dtype == torch.float16 and torch.equal(half["w"], state["w"].half())
     assert half["count"].dtype == torch.float32 and torch.equal(half["count"], state["count"])
     assert torch.equal(half["n"], state["n"])
+    # Shipping float16 files again in float16 changes nothing: the same bytes.
+    recipe.write_hub_file(tmp_path / "b.bin", tmp_path / "c.bin", "float16")
+    assert (tmp_path / "c.bin").read_bytes() == (tmp_path / "b.bin").read_bytes()
+
+
+def test_reexport_ships_the_same_weights_with_a_default_guidance(load_script, tmp_path):
+    recipe = load_script("build_toy_model")
+    out, work = tmp_path / "out", tmp_path / "work"
+    assert recipe.main(["--reexport", "toy", "--work", str(work), "--out", str(out),
+                        "--cfg-coef", "2,5,5,5"]) == 0
+    record = json.loads((out / "checksums.json").read_text())
+    shipped = json.loads((TOY_MODEL_DIR / "checksums.json").read_text())
+    assert record["recipe"]["cfg_coef"] == [2.0, 5.0, 5.0, 5.0]
+    assert record["recipe"]["reexport_from"]["record"] == shipped
+    for name, entry in record["files"].items():
+        assert _sha256(out / name) == entry["sha256"], name
+    # The codec's file is the same; the LM's has the same weights and the new guidance.
+    name = "compression_state_dict.bin"
+    assert (out / name).read_bytes() == (TOY_MODEL_DIR / name).read_bytes()
+    new = torch.load(out / "state_dict.bin", weights_only=False)
+    old = torch.load(TOY_MODEL_DIR / "state_dict.bin", weights_only=False)
+    assert new["best_state"].keys() == old["best_state"].keys()
+    assert all(torch.equal(new["best_state"][k], v) for k, v in old["best_state"].items())
+    model = MusicGen.get_pretrained(str(out), device="cpu")
+    assert model.lm.cfg_coef == [2.0, 5.0, 5.0, 5.0]
+    assert model.generation_params["cfg_coef"] == [2.0, 5.0, 5.0, 5.0]
+
+
+def test_reexport_trains_nothing_else(load_script, tmp_path, capsys):
+    recipe = load_script("build_toy_model")
+    with pytest.raises(SystemExit):
+        recipe.main(["--reexport", "toy", "--tune-from", "toy", "--work", str(tmp_path)])
+    assert "--reexport trains nothing" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        recipe.main(["--reexport", "toy", "--cfg-coef", "3,x", "--work", str(tmp_path)])
+    assert "Cannot read the guidance coefficient" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
 
 
 def test_toy_generates_a_short_clip_reproducibly(toy):

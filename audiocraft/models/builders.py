@@ -249,6 +249,13 @@ def get_codebooks_pattern_provider(n_q: int, cfg: DictConfig) -> CodebooksPatter
     return get_pattern_provider(str(name), n_q, **kwargs)
 
 
+def _guidance_coef(value: Any) -> float | list[float]:
+    """``classifier_free_guidance.inference_coef``: a number, or a list (one per codebook)."""
+    if OmegaConf.is_config(value):
+        value = OmegaConf.to_container(value, resolve=True)
+    return value if isinstance(value, list) else float(value)
+
+
 def get_lm_model(cfg: DictConfig) -> LMModel:
     """Build the LM of a full config (`lm_model: transformer_lm`, sections `transformer_lm`,
     `codebooks_pattern`, `classifier_free_guidance`, `attribute_dropout`, `fuser`,
@@ -287,7 +294,7 @@ def get_lm_model(cfg: DictConfig) -> LMModel:
             "condition_provider": condition_provider,
             "fuser": fuser,
             "cfg_dropout": float(guidance.get("training_dropout", 0.0)),
-            "cfg_coef": float(guidance.get("inference_coef", 1.0)),
+            "cfg_coef": _guidance_coef(guidance.get("inference_coef", 1.0)),
             "attribute_dropout": attribute_dropout,
             **kwargs,
         },

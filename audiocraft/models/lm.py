@@ -28,7 +28,7 @@ from ..modules.conditioners import (
 )
 from ..modules.patterns import CodebooksPatternProvider
 from ..modules.transformer import KVCache, StreamingTransformer, create_norm_fn, init_layer
-from .sampling import check_sampling_args, sample_next_token
+from .sampling import check_guidance_coef, check_sampling_args, sample_next_token
 
 ConditionTensors = dict[str, ConditionType]
 
@@ -85,7 +85,8 @@ class LMModel(nn.Module):
         weight_init, depthwise_init, zero_bias_init: the reference initialisation
             (`gaussian`/`uniform`; depth scaling `current`/`global`; zero biases).
         cfg_dropout: probability of dropping all conditions in training.
-        cfg_coef: default guidance coefficient of `generate`.
+        cfg_coef: default guidance coefficient of `generate`: one number, or one per
+            codebook (see :func:`guidance_coef`).
         attribute_dropout: kind -> {attribute -> probability} for training.
         two_step_cfg: default of `generate(two_step_cfg=...)`.
         **kwargs: StreamingTransformer arguments (num_layers, dropout, activation,
@@ -98,7 +99,8 @@ class LMModel(nn.Module):
                  hidden_scale: float = 4, norm: str = "layer_norm", norm_first: bool = False,
                  emb_lr: float | None = None, bias_proj: bool = True,
                  weight_init: str | None = None, depthwise_init: str | None = None,
-                 zero_bias_init: bool = False, cfg_dropout: float = 0.0, cfg_coef: float = 1.0,
+                 zero_bias_init: bool = False, cfg_dropout: float = 0.0,
+                 cfg_coef: float | tp.Sequence[float] = 1.0,
                  attribute_dropout: dict[str, dict[str, float]] | None = None,
                  two_step_cfg: bool = False, **kwargs: tp.Any):
         super().__init__()
@@ -107,7 +109,7 @@ class LMModel(nn.Module):
         self.cfg: tp.Any = None
         if pattern_provider.n_q != n_q:
             raise ValueError(f"The pattern has {pattern_provider.n_q} codebooks, the model {n_q}.")
-        self.cfg_coef = cfg_coef
+        self.cfg_coef: float | list[float] = check_guidance_coef(cfg_coef, n_q)
         self.cfg_dropout = ClassifierFreeGuidanceDropout(p=cfg_dropout)
         self.att_dropout = AttributeDropout(p=attribute_dropout or {})
         self.condition_provider = condition_provider
@@ -254,9 +256,10 @@ class LMModel(nn.Module):
         return [_GuidancePass(provider(provider.tokenize(conditions + null)), 2)]
 
     def _guided_logits(self, sequence: torch.Tensor, passes: list[_GuidancePass],
-                       cfg_coef: float, cfg_coef_beta: float | None) -> torch.Tensor:
+                       cfg_coef: float | torch.Tensor, cfg_coef_beta: float | None
+                       ) -> torch.Tensor:
         """Run every pass on sequence [B, K, s] and combine: logits [B, K, card] of the
-        last step."""
+        last step. `cfg_coef`: a number, or a tensor [K, 1] (one per codebook)."""
         outs = []
         for p in passes:
             batch = torch.cat([sequence] * p.copies, dim=0) if p.copies > 1 else sequence
@@ -293,7 +296,7 @@ class LMModel(nn.Module):
                  conditions: list[ConditioningAttributes] | None = None,
                  num_samples: int | None = None, max_gen_len: int = 256,
                  use_sampling: bool = True, temp: float = 1.0, top_k: int = 250,
-                 top_p: float = 0.0, cfg_coef: float | None = None,
+                 top_p: float = 0.0, cfg_coef: float | tp.Sequence[float] | None = None,
                  two_step_cfg: bool | None = None, cfg_coef_beta: float | None = None,
                  remove_prompts: bool = False, check: bool = False,
                  callback: tp.Callable[[int, int], None] | None = None,
@@ -315,7 +318,8 @@ class LMModel(nn.Module):
             temp: softmax temperature (>= 0; 0 is greedy). top_k: keep the k most likely
                 tokens (0: off). top_p: nucleus mass in [0, 1] (0: off; takes precedence).
             cfg_coef: guidance coefficient, logits = uncond + (cond - uncond) * cfg_coef
-                on raw logits (before temperature); None uses `self.cfg_coef`.
+                on raw logits (before temperature); one number, or one per codebook
+                (codebook k's logits guided by cfg_coef[k]); None uses `self.cfg_coef`.
             two_step_cfg: run the conditional and null batches as two passes with separate
                 KV caches (same result as one doubled batch up to float rounding; padding
                 then never mixes rows). None uses `self.two_step_cfg`.
@@ -337,9 +341,11 @@ class LMModel(nn.Module):
         check_sampling_args(temp, top_k, top_p)
         conditions = list(conditions or [])
         B = self._num_samples(prompt, conditions, num_samples)
-        cfg_coef = self.cfg_coef if cfg_coef is None else cfg_coef
         two_step_cfg = self.two_step_cfg if two_step_cfg is None else two_step_cfg
         device = next(iter(self.parameters())).device
+        coef = check_guidance_coef(self.cfg_coef if cfg_coef is None else cfg_coef, self.n_q)
+        # A list guides each codebook's logits [B, K, card] by its own coefficient.
+        guidance = coef if isinstance(coef, float) else torch.tensor(coef, device=device)[:, None]
         if prompt is None:
             prompt = torch.zeros(B, self.n_q, 0, dtype=torch.long, device=device)  # [B, K, 0]
         self._check_prompt(prompt, max_gen_len)
@@ -366,7 +372,7 @@ class LMModel(nn.Module):
                 valid = mask[None, :, prev:offset].expand(B, -1, -1)
                 assert (current == torch.where(valid, current, self.special_token_id)).all()
                 assert not (current == unknown).any()
-            logits = self._guided_logits(current, passes, cfg_coef, cfg_coef_beta)
+            logits = self._guided_logits(current, passes, guidance, cfg_coef_beta)
             next_token = sample_next_token(logits, use_sampling, temp, top_k, top_p,
                                            generator)  # [B, K, 1]
             valid = mask[None, :, offset:offset + 1].expand(B, -1, -1)

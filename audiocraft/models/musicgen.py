@@ -132,13 +132,18 @@ class MusicGen:
 
     def set_generation_params(
         self, use_sampling: bool = True, top_k: int = 250, top_p: float = 0.0,
-        temperature: float = 1.0, duration: float = 30.0, cfg_coef: float = 3.0,
-        cfg_coef_beta: float | None = None, two_step_cfg: bool = False,
+        temperature: float = 1.0, duration: float = 30.0,
+        cfg_coef: float | Sequence[float] | None = None, cfg_coef_beta: float | None = None,
+        two_step_cfg: bool = False,
         extend_stride: float | None = None, melody_policy: MelodyPolicy = "loop",
     ) -> None:
         """Sampling settings for the next generations (reference names and defaults).
 
         Args:
+            cfg_coef: classifier-free guidance: one number, or one per codebook (codebook
+                k's logits guided by ``cfg_coef[k]``). None: the model's own default, its
+                checkpoint's ``classifier_free_guidance.inference_coef`` (3 for the
+                official models; ``toy`` carries its own, see MODEL_CARD.md).
             duration: seconds of the whole piece (a continuation's prompt included); any
                 length: longer than ``max_duration`` chains windows.
             extend_stride: seconds each later window adds; must be < ``max_duration``.
@@ -158,8 +163,10 @@ class MusicGen:
         if melody_policy not in MELODY_POLICIES:
             raise ValueError(
                 f"melody_policy must be one of {MELODY_POLICIES}, got {melody_policy!r}.")
-        from .sampling import check_sampling_args
+        from .sampling import check_guidance_coef, check_sampling_args
         check_sampling_args(temperature, top_k, top_p)
+        coef = check_guidance_coef(self.lm.cfg_coef if cfg_coef is None else cfg_coef,
+                                   self.lm.n_q)
         self.duration = float(duration)
         self.extend_stride = float(stride)
         self.melody_policy = melody_policy
@@ -168,7 +175,7 @@ class MusicGen:
             "temp": temperature,
             "top_k": top_k,
             "top_p": top_p,
-            "cfg_coef": cfg_coef,
+            "cfg_coef": coef,
             "two_step_cfg": two_step_cfg,
             "cfg_coef_beta": cfg_coef_beta,
         }

@@ -7,6 +7,9 @@ the global torch RNG is used in the same order as the reference implementation.
 
 from __future__ import annotations
 
+import math
+import typing as tp
+
 import torch
 
 
@@ -18,6 +21,51 @@ def check_sampling_args(temp: float, top_k: int, top_p: float) -> None:
         raise ValueError(f"top_k must be >= 0 (0 disables top-k), got {top_k}.")
     if not 0.0 <= top_p <= 1.0:
         raise ValueError(f"top_p must be in [0, 1] (0 disables top-p), got {top_p}.")
+
+
+def check_guidance_coef(coef: tp.Any, n_q: int | None = None) -> float | list[float]:
+    """A classifier-free guidance coefficient: one number (every codebook), or a sequence of
+    one per codebook (``n_q`` of them when given). Returns a float or a list of floats;
+    raises a ValueError that says what to give for anything else (negative or not finite
+    values, a list of the wrong length)."""
+    if isinstance(coef, str):
+        raise ValueError(f"cfg_coef {coef!r} is text: give a number, or a list of numbers "
+                         "(parse_guidance_coef reads '3' or '3,6,6,6').")
+    values = [coef] if isinstance(coef, (int, float)) else list(coef)
+    if not values or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                             and math.isfinite(v) and v >= 0 for v in values):
+        raise ValueError(f"cfg_coef must be a number >= 0 or a list of them (one per "
+                         f"codebook), got {coef!r}.")
+    if isinstance(coef, (int, float)):
+        return float(coef)
+    if n_q is not None and len(values) != n_q:
+        raise ValueError(f"cfg_coef has {len(values)} values but the model has {n_q} "
+                         f"codebooks: give one number, or {n_q} (one per codebook).")
+    return [float(v) for v in values]
+
+
+def parse_guidance_coef(text: str | None) -> float | list[float] | None:
+    """``"3"`` -> 3.0, ``"3,6,6,6"`` (or spaces) -> one per codebook, empty or None -> None
+    (the model's own default). Raises a ValueError for anything else."""
+    if text is None or not str(text).strip():
+        return None
+    parts = [p for p in str(text).replace(",", " ").split() if p]
+    try:
+        values = [float(p) for p in parts]
+    except ValueError as err:
+        raise ValueError(f"Cannot read the guidance coefficient {text!r}: give one number "
+                         "(e.g. 3) or one per codebook, separated by commas (e.g. 3,6,6,6)."
+                         ) from err
+    return check_guidance_coef(values[0] if len(values) == 1 else values)
+
+
+def guidance_coef_arg(text: str) -> float | list[float] | None:
+    """:func:`parse_guidance_coef` as an argparse ``type`` (its message on bad input)."""
+    import argparse
+    try:
+        return parse_guidance_coef(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from err
 
 
 def multinomial(probs: torch.Tensor, num_samples: int = 1,

@@ -38,7 +38,7 @@ class GenerationSettings:
     top_k: int
     top_p: float
     temperature: float
-    cfg_coef: float
+    cfg_coef: float | list[float] | None  # None: the model's own
     seed: int
     window: float | None = None
     stride: float | None = None
@@ -68,6 +68,24 @@ def _number(value: Any, name: str, hint: str) -> float:
     if not math.isfinite(number):
         raise AppError(f"{name} must be a finite number, got {value!r}: {hint}.")
     return number
+
+
+def parse_cfg_coef(value: Any) -> float | list[float] | None:
+    """Empty: None (the model's own guidance); a number, or numbers separated by commas
+    (one per codebook), each >= 0."""
+    hint = "leave it empty for the model's own, or give e.g. 3, or 3,6,6,6 (one per codebook)"
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, str) and ("," in value or len(value.split()) > 1):
+        from audiocraft.models.sampling import parse_guidance_coef
+        try:
+            return parse_guidance_coef(value)
+        except ValueError as err:
+            raise AppError(f"The CFG coefficient: {err}") from err
+    cfg = _number(value, "The CFG coefficient", hint)
+    if cfg < 0:
+        raise AppError(f"The CFG coefficient must be >= 0 ({hint}), got {cfg:g}.")
+    return cfg
 
 
 def _optional_seconds(value: Any, name: str) -> float | None:
@@ -143,9 +161,7 @@ def check_inputs(model: Any, text: Any, timeline: Any, melody: Any, prompt_audio
     if temp < 0:
         raise AppError(f"The temperature must be >= 0 (0 is greedy, 1 the default), "
                        f"got {temp:g}.")
-    cfg = _number(cfg_coef, "The CFG coefficient", "3 is the default")
-    if cfg < 0:
-        raise AppError(f"The CFG coefficient must be >= 0 (3 is the default), got {cfg:g}.")
+    cfg = parse_cfg_coef(cfg_coef)
     policy = str(melody_policy or "loop")
     if policy not in MELODY_POLICIES:
         raise AppError(f"The melody policy must be one of {', '.join(MELODY_POLICIES)}, "

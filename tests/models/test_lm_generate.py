@@ -90,6 +90,56 @@ def test_two_step_cfg_honours_cfg_coef(coef):
     torch.testing.assert_close(torch.stack(two), torch.stack(one), atol=1e-5, rtol=1e-5)
 
 
+def test_per_codebook_guidance_guides_each_codebook_by_its_own_coefficient():
+    model = tiny_lm()
+    coefs = [1.0, 5.0, 0.5, 3.0]
+    expected, expected_logits = naive_greedy(model, attrs("a", "c"), 12,
+                                             torch.tensor(coefs)[:, None])
+    seen = spy_logits(model)
+    codes = model.generate(None, attrs("a", "c"), max_gen_len=12, use_sampling=False,
+                           cfg_coef=coefs)
+    assert torch.equal(codes, expected)
+    torch.testing.assert_close(torch.stack(seen), expected_logits, atol=1e-5, rtol=1e-5)
+    # Against one coefficient for all: equal lists are the scalar, unequal ones are not.
+    for scalar in (3.0, 5.0):
+        model = tiny_lm()
+        one = spy_logits(model)
+        model.generate(None, attrs("a", "c"), max_gen_len=12, use_sampling=False,
+                       cfg_coef=scalar)
+        model = tiny_lm()
+        same = spy_logits(model)
+        model.generate(None, attrs("a", "c"), max_gen_len=12, use_sampling=False,
+                       cfg_coef=[scalar] * model.n_q)
+        torch.testing.assert_close(torch.stack(same), torch.stack(one))
+        # Codebook 0 is guided by 1.0 in the per-codebook run.
+        assert not torch.allclose(torch.stack(seen)[:, :, 0], torch.stack(one)[:, :, 0])
+
+
+def test_model_default_guidance_may_be_per_codebook():
+    model = tiny_lm(cfg_coef=[2, 4, 4, 4])
+    assert model.cfg_coef == [2.0, 4.0, 4.0, 4.0]
+    seen = spy_logits(model)
+    model.generate(None, attrs("a"), max_gen_len=8, use_sampling=False)
+    explicit = tiny_lm()
+    expected = spy_logits(explicit)
+    explicit.generate(None, attrs("a"), max_gen_len=8, use_sampling=False,
+                      cfg_coef=model.cfg_coef)
+    torch.testing.assert_close(torch.stack(seen), torch.stack(expected))
+
+
+@pytest.mark.parametrize("coef, message", [
+    ([3.0, 6.0], "has 2 values but the model has 4 codebooks"),
+    ([3.0, -1.0, 1.0, 1.0], "must be a number >= 0"),
+    ("3,6,6,6", "is text"),
+    (float("nan"), "must be a number >= 0"),
+])
+def test_bad_guidance_coefficients_are_refused_with_what_to_give(coef, message):
+    model = tiny_lm()
+    assert model.n_q == 4
+    with pytest.raises(ValueError, match=message):
+        model.generate(None, attrs("a"), max_gen_len=8, use_sampling=False, cfg_coef=coef)
+
+
 def test_double_guidance_reduces_to_single_guidance_without_other_conditions():
     """Text-only model: the text-free row equals the null row, so cfg_coef_beta b with
     coef c gives single guidance with coef b * c; beta 1 gives coef c."""

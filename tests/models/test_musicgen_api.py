@@ -189,12 +189,32 @@ def test_progress_callback_and_interruption(model):
     assert model.last_interrupted and wav.shape[-1] == 0
 
 
+def test_default_guidance_is_the_models_own():
+    fresh = MusicGen.get_pretrained("debug", device="cpu")
+    fresh.lm.cfg_coef = [1.0, 2.0, 2.0, 2.0]  # as a checkpoint's inference_coef sets it
+    model = MusicGen(fresh.name, fresh.compression_model, fresh.lm, max_duration=1.0)
+    assert model.generation_params["cfg_coef"] == [1.0, 2.0, 2.0, 2.0]
+    model.set_generation_params(duration=0.5)
+    assert model.generation_params["cfg_coef"] == [1.0, 2.0, 2.0, 2.0]
+    model.set_generation_params(duration=0.5, cfg_coef=5)
+    assert model.generation_params["cfg_coef"] == 5.0
+    model.set_generation_params(duration=0.5, cfg_coef=(3, 6, 6, 6))
+    assert model.generation_params["cfg_coef"] == [3.0, 6.0, 6.0, 6.0]
+    # The setting reaches the LM: per-codebook guidance gives other tokens than uniform.
+    a = model.generate(["x"], seed=3)
+    model.set_generation_params(duration=0.5, cfg_coef=3.0)
+    b = model.generate(["x"], seed=3)
+    assert not torch.equal(a, b)
+
+
 @pytest.mark.parametrize("params, message", [
     (dict(duration=0), "duration must be > 0"),
     (dict(duration=-2.0), "duration must be > 0"),
     (dict(extend_stride=1.0), "extend_stride"),
     (dict(extend_stride=2.5), "extend_stride"),
     (dict(top_p=1.5), "top_p"),
+    (dict(cfg_coef=[3.0, 6.0]), "cfg_coef has 2 values but the model has 4 codebooks"),
+    (dict(cfg_coef=-1.0), "cfg_coef must be a number >= 0"),
 ])
 def test_bad_generation_params(model, params, message):
     with pytest.raises(ValueError, match=message):
