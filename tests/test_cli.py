@@ -15,7 +15,7 @@ import soundfile as sf
 
 from audiocraft import cli
 from audiocraft.data.audio import read_tags
-from audiocraft.models import musicgen as musicgen_module
+from audiocraft.models import hub
 from audiocraft.models.loaders import MissingWeightsError
 from audiocraft.models.musicgen import MusicGen
 
@@ -121,7 +121,7 @@ def test_bad_input_gives_one_clear_error(tmp_path, capsys, monkeypatch, extra, m
 
 
 def test_toy_model_missing_says_how_to_get_it(tmp_path, monkeypatch):
-    monkeypatch.setattr(musicgen_module, "TOY_MODEL_DIR", tmp_path / "toy")
+    monkeypatch.setattr(hub, "TOY_MODEL_DIR", tmp_path / "toy")
     with pytest.raises(MissingWeightsError, match="toy model is not in this checkout"):
         MusicGen.get_pretrained("toy", device="cpu")
 

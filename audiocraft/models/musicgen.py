@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -30,7 +29,6 @@ from .longform import (
 
 # Reference short names, still accepted.
 _SHORT_NAMES = {n: f"facebook/musicgen-{n}" for n in ("small", "medium", "large", "melody")}
-TOY_MODEL_DIR = Path(__file__).resolve().parent.parent / "assets" / "toy"
 REFERENCE_STRIDE = 18.0  # seconds: the reference extend_stride default
 FALLBACK_STRIDE_FRACTION = 0.6  # 18 / 30: the reference's share of new audio per window
 
@@ -96,9 +94,9 @@ class MusicGen:
             from .builders import get_debug_compression_model, get_debug_lm_model
             return MusicGen(name, get_debug_compression_model(device), get_debug_lm_model(device),
                             max_duration=30)
-        source: str | Path = _SHORT_NAMES.get(name, name)
-        if name == "toy":
-            source = _toy_model_dir()
+        # "toy" resolves to the shipped files (hub.TOY_MODEL_DIR) in the loaders, which
+        # say how to build them when they are missing.
+        source = _SHORT_NAMES.get(name, name)
         from .loaders import load_compression_model, load_lm_model
         lm = load_lm_model(source, device=device)
         compression_model = load_compression_model(source, device=device)
@@ -405,15 +403,3 @@ class MusicGen:
         if scale is not None:
             raise ValueError("Audio prompts need a compression model without renormalisation.")
         return codes  # type: ignore[no-any-return]
-
-
-def _toy_model_dir() -> Path:
-    """The shipped toy model's folder, or a clear error while it is not in this checkout."""
-    if (TOY_MODEL_DIR / "state_dict.bin").is_file():
-        return TOY_MODEL_DIR
-    from .loaders import MissingWeightsError
-    raise MissingWeightsError(
-        f"The toy model is not in this checkout (expected {TOY_MODEL_DIR}/state_dict.bin and "
-        "compression_state_dict.bin). Build it with scripts/build_toy_model.py, or use "
-        "MusicGen.get_pretrained('debug') (tiny random weights) or a local checkpoint path."
-    )
