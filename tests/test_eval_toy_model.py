@@ -89,6 +89,10 @@ def test_a_run_writes_every_figure(ev, tmp_path, capsys):
     assert report["triads"]["real audio"] >= 0.75
     assert len(report["long_form"]) == 1 and report["long_form"][0]["bpm"] >= 0.0
     assert report["settings"]["long_form_labels"]["bpm"] > 0
+    # Without --cfg-coef the model's own guidance is used, and recorded.
+    from audiocraft.models import MusicGen
+    own = MusicGen.get_pretrained("toy", device="cpu").lm.cfg_coef
+    assert report["settings"]["cfg_coef"] == own
     printed = capsys.readouterr().out
     assert "| generated from captions |" in printed and "SI-SNR" in printed
     assert "triads keeping their quality" in printed
@@ -103,6 +107,15 @@ def test_codec_only_scores_a_compression_model(ev, tmp_path):
     report = json.loads(out.read_text())
     assert set(report["adherence"]) == {"real audio", "codec reconstruction"}
     assert report["codec_si_snr_db"] > 0.0 and report["long_form"] == []
+
+
+def test_guidance_per_codebook_is_recorded(ev, tmp_path):
+    out = tmp_path / "eval.json"
+    assert ev.main(["--model", "toy", "--num", "2", "--seconds", "2", "--long-seconds", "0",
+                    "--cfg-coef", "3,6,6,6", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["settings"]["cfg_coef"] == [3.0, 6.0, 6.0, 6.0]
+    with pytest.raises(SystemExit):
+        ev.main(["--num", "2", "--cfg-coef", "3;6"])
 
 
 def test_one_piece_is_refused(ev):
