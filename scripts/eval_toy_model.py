@@ -274,10 +274,15 @@ def codec_triads(codec: Any) -> tuple[dict[str, float], dict[str, float]]:
             partial_level_change(wavs, recon, labels, sr))
 
 
-def long_form(model: Any, caption: str, seconds: float, seed: int
-              ) -> tuple[list[LongFormMinute], float, bool]:
-    """Generate one long piece; bpm and key of each minute (the last part if shorter)."""
-    model.set_generation_params(duration=seconds, cfg_coef=model.generation_params["cfg_coef"])
+def long_form(model: Any, caption: str, seconds: float, seed: int,
+              stride: float | None = None) -> tuple[list[LongFormMinute], float, bool]:
+    """Generate one long piece, with the clips' sampling settings and windows adding
+    `stride` seconds each (None: the model's default); bpm and key of each minute (the
+    last part if shorter)."""
+    params = model.generation_params
+    model.set_generation_params(
+        duration=seconds, cfg_coef=params["cfg_coef"], top_k=params["top_k"],
+        top_p=params["top_p"], temperature=params["temp"], extend_stride=stride)
     return score_minutes(model.generate([caption], seed=seed)[0], model.sample_rate)
 
 
@@ -346,7 +351,8 @@ def evaluate(args: argparse.Namespace) -> Report:
         t0 = time.time()
         report.long_form_caption = captions[0]
         report.long_form, report.long_form_bpm_spread, report.long_form_key_held = long_form(
-            model, captions[0], args.long_seconds, args.seed)
+            model, captions[0], args.long_seconds, args.seed, args.stride)
+        report.settings["stride"] = model.extend_stride
         timings["long_form"] = time.time() - t0
         report.settings["long_form_labels"] = {"bpm": specs[0].bpm, "key": specs[0].key}
         if args.long_pieces > 1:
@@ -355,7 +361,7 @@ def evaluate(args: argparse.Namespace) -> Report:
                 report.long_form_bpm_spread, report.long_form_key_held)]
             for spec in specs[1: args.long_pieces]:
                 minutes, spread, held = long_form(model, spec.description, args.long_seconds,
-                                                  args.seed)
+                                                  args.seed, args.stride)
                 report.long_form_pieces.append(LongFormPiece(
                     spec.description, spec.bpm, spec.key, minutes, spread, held))
             for index, piece in enumerate(report.long_form_pieces):
@@ -441,6 +447,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="guidance: one number, or one per codebook (3,6,6,6); default: "
                         "the model's own (the toy model's: 3 on the first codebook, 6 on "
                         "the others)")
+    parser.add_argument("--stride", type=float, default=None,
+                        help="seconds each long-form window adds (default: the model's, 60%% "
+                        "of its window); a shorter stride prompts each window with more")
     parser.add_argument("--top-k", type=int, default=250)
     parser.add_argument("--temperature", type=float, default=1.0)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
@@ -450,6 +459,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--num must be at least 2 (the shuffled baseline pairs pieces).")
     if not 1 <= args.long_pieces <= args.num:
         parser.error("--long-pieces must be between 1 and --num (one piece per caption).")
+    if args.stride is not None and args.stride <= 0:
+        parser.error("--stride must be > 0 seconds (and shorter than the model's window).")
     torch.set_num_threads(args.threads)
     report = evaluate(args)
     print(format_table(report))

@@ -118,6 +118,16 @@ def test_guidance_per_codebook_is_recorded(ev, tmp_path):
         ev.main(["--num", "2", "--cfg-coef", "3;6"])
 
 
+def test_long_form_stride_is_used_and_recorded(ev, tmp_path):
+    out = tmp_path / "eval.json"
+    assert ev.main(["--model", "toy", "--num", "2", "--seconds", "2", "--long-seconds", "12",
+                    "--stride", "1.5", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["settings"]["stride"] == 1.5 and len(report["long_form"]) == 1
+    with pytest.raises(SystemExit):
+        ev.main(["--num", "2", "--stride", "0"])
+
+
 def test_one_piece_is_refused(ev):
     with pytest.raises(SystemExit):
         ev.main(["--num", "1"])
