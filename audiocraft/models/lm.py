@@ -86,7 +86,7 @@ class LMModel(nn.Module):
             (`gaussian`/`uniform`; depth scaling `current`/`global`; zero biases).
         cfg_dropout: probability of dropping all conditions in training.
         cfg_coef: default guidance coefficient of `generate`: one number, or one per
-            codebook (see :func:`guidance_coef`).
+            codebook (see :func:`.sampling.check_guidance_coef`).
         attribute_dropout: kind -> {attribute -> probability} for training.
         two_step_cfg: default of `generate(two_step_cfg=...)`.
         **kwargs: StreamingTransformer arguments (num_layers, dropout, activation,
