@@ -445,8 +445,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="long pieces, from the first N held-out captions")
     parser.add_argument("--cfg-coef", type=guidance_coef_arg, default=None,
                         help="guidance: one number, or one per codebook (3,6,6,6); default: "
-                        "the model's own (the toy model's: 3 on the first codebook, 6 on "
-                        "the others)")
+                        "the model's own (the toy model's: 3)")
     parser.add_argument("--stride", type=float, default=None,
                         help="seconds each long-form window adds (default: the model's, 60%% "
                         "of its window); a shorter stride prompts each window with more")

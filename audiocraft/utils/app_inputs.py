@@ -74,14 +74,14 @@ def parse_cfg_coef(value: Any) -> float | list[float] | None:
     """Empty: None (the model's own guidance); a number, or numbers separated by commas
     (one per codebook), each >= 0."""
     hint = "leave it empty for the model's own, or give e.g. 3, or 3,6,6,6 (one per codebook)"
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, str) and ("," in value or len(value.split()) > 1):
+    if isinstance(value, str):  # the form's text: empty, one number or one per codebook
         from audiocraft.models.sampling import parse_guidance_coef
         try:
             return parse_guidance_coef(value)
         except ValueError as err:
-            raise AppError(f"The CFG coefficient: {err}") from err
+            raise AppError(f"The CFG coefficient: {err} ({hint})") from err
+    if value is None:
+        return None
     cfg = _number(value, "The CFG coefficient", hint)
     if cfg < 0:
         raise AppError(f"The CFG coefficient must be >= 0 ({hint}), got {cfg:g}.")
