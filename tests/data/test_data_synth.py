@@ -10,10 +10,16 @@ from audiocraft.data.manifest import load_audio_meta
 from audiocraft.data.music_dataset import MusicDataset
 from audiocraft.data.synth import generate_piece, main
 from audiocraft.metrics.music import (
+    KK_MINOR,
+    SYNTH_MAJOR,
+    SYNTH_MINOR,
     compare_tempo,
     estimate_bpm,
     estimate_key,
+    fit_key_profiles,
+    key_scores,
     normalize_tonic,
+    salience_profile,
     same_key,
 )
 
@@ -95,6 +101,68 @@ def test_key_estimator_on_a_plain_cadence():
     minor = chords([(55, 58, 62), (60, 63, 67), (62, 66, 69), (55, 58, 62)])
     assert same_key(estimate_key(major, 16000), ("Bb", "major"))
     assert same_key(estimate_key(minor, 16000), ("G", "minor"))
+    # The synthetic music's profiles read a plain cadence too.
+    assert same_key(estimate_key(major, 16000, profiles="synthetic"), ("Bb", "major"))
+    assert same_key(estimate_key(minor, 16000, profiles="synthetic"), ("G", "minor"))
     assert normalize_tonic("bb") == "A#"
     with pytest.raises(ValueError, match="Unknown pitch class"):
         normalize_tonic("H")
+
+
+def _profiles(num, seed, sr=8000):
+    profiles, tonics, modes = [], [], []
+    for i in range(num):
+        audio, spec = generate_piece(i, seed, 6.0, sr)
+        profiles.append(salience_profile(torch.from_numpy(audio).float(), sr))
+        tonics.append(spec.tonic)
+        modes.append(spec.mode)
+    return np.stack(profiles), tonics, modes
+
+
+def test_synthetic_key_profiles_are_measured_from_training_pieces():
+    """The shipped profiles come back from a sample of the pieces they were measured on,
+    and differ from the probe-tone ratings where the synthesizer's overtones fall."""
+    major, minor = fit_key_profiles(*_profiles(96, seed=0))
+    for fitted, shipped in ((major, SYNTH_MAJOR), (minor, SYNTH_MINOR)):
+        assert np.corrcoef(fitted, shipped)[0, 1] > 0.99
+        assert np.abs(fitted - shipped).max() < 0.06
+        assert fitted[0] == 1.0  # tonic first, scaled to 1
+    assert minor[3] > minor[4] and major[4] > major[3]  # the thirds tell the modes apart
+    assert np.corrcoef(SYNTH_MINOR, KK_MINOR)[0, 1] < 0.95
+
+
+def test_synthetic_key_profiles_read_held_out_keys_better():
+    profiles, tonics, modes = _profiles(64, seed=5000)
+    right = {}
+    for name in ("synthetic", "krumhansl"):
+        best = [key_scores(p, name)[0] for p in profiles]
+        right[name] = sum(same_key((b.tonic, b.mode), (t, m))
+                          for b, t, m in zip(best, tonics, modes))
+    assert right["synthetic"] >= 0.92 * 64 and right["synthetic"] > right["krumhansl"]
+    # A (major, minor) pair works as well as a name.
+    p = profiles[0]
+    assert key_scores(p, (SYNTH_MAJOR, SYNTH_MINOR))[0] == key_scores(p, "synthetic")[0]
+
+
+def test_key_profiles_bad_input_says_what_to_do():
+    p = np.ones(12)
+    with pytest.raises(ValueError, match="Unknown key profiles 'kk'"):
+        key_scores(p, "kk")
+    with pytest.raises(ValueError, match="two arrays of 12"):
+        estimate_key(torch.randn(16000), 16000, profiles=(np.ones(12), np.ones(7)))
+    with pytest.raises(ValueError, match="No minor piece"):
+        fit_key_profiles(np.ones((2, 12)), ["C", "D"], ["major", "major"])
+    with pytest.raises(ValueError, match=r"profiles \[N, 12\]"):
+        fit_key_profiles(np.ones((2, 12)), ["C"], ["major", "minor"])
+
+
+def test_fit_key_profiles_script_prints_profiles_and_accuracies(load_script, capsys):
+    script = load_script("fit_key_profiles")
+    assert script.main(["--num", "24", "--check-num", "8", "--check-seed", "5000"]) == 0
+    out = capsys.readouterr().out
+    assert "SYNTH_MAJOR = np.array([1.000, " in out and "SYNTH_MINOR = np.array([" in out
+    for name in ("measured here", "synthetic (shipped)", "krumhansl"):
+        assert name in out
+    assert "minor pieces: mode" in out
+    with pytest.raises(SystemExit):
+        script.main(["--num", "1"])
