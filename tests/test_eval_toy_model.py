@@ -2,6 +2,7 @@
 figure of the model card's table."""
 
 import json
+import math
 
 import pytest
 import torch
@@ -31,6 +32,31 @@ def test_adherence_counts_exact_octave_mode_and_key(ev):
     assert (a.tempo, a.tempo_octave, a.mode, a.key, a.n) == (0.25, 0.25, 0.5, 0.5, 4)
     assert a.tempo_median_error == pytest.approx((0.06 + 1.0) / 2)  # of 3%, 100%, 6%, none
     assert a.key_parallel == 0.25  # the third clip: right tonic, other mode
+    assert math.isnan(a.mode_alt) and math.isnan(a.key_alt)  # no key read with the others
+    # Keys read with the other profiles are counted apart.
+    for e, spec, alt_mode in zip(est, specs, ("major", "minor", "major", "minor")):
+        e.alt_tonic, e.alt_mode = spec.tonic, alt_mode
+    a = ev.adherence(est, specs)
+    right = sum(m == s.mode for m, s in zip(("major", "minor", "major", "minor"), specs))
+    assert a.mode_alt == a.key_alt == right / 4
+    assert (a.mode, a.key) == (0.5, 0.5)
+
+
+def test_clips_are_scored_with_the_chosen_key_profiles(ev):
+    # Piece 5 of seed 5000 (A minor): the probe-tone profiles hear A major, the synthetic
+    # music's profiles A minor.
+    audio, spec = generate_piece(5, 5000, 6.0, 8000)
+    wav = torch.from_numpy(audio).float()[None]
+    assert spec.key == "A minor"
+    synth = ev.estimate(wav, 8000, "synthetic", "krumhansl")
+    assert (synth.tonic, synth.mode, synth.alt_tonic, synth.alt_mode) == ("A", "minor", "A",
+                                                                          "major")
+    kk = ev.estimate(wav, 8000, "krumhansl")
+    assert (kk.tonic, kk.mode, kk.alt_mode) == ("A", "major", "")
+    minutes, _, _ = ev.score_minutes(wav, 8000, "krumhansl")
+    assert minutes == []  # under 10 s: too short to judge a minute
+    long = torch.cat([wav] * 2, dim=-1)
+    assert ev.score_minutes(long, 8000, "synthetic")[0][0].key == "A minor"
 
 
 def test_held_out_set_is_seeded_and_apart_from_training(ev):
@@ -98,6 +124,12 @@ def test_a_run_writes_every_figure(ev, tmp_path, capsys):
     assert "triads keeping their quality" in printed
     assert set(report["triad_partials"]) == {"root", "major third", "minor third"}
     assert "level change of the minor third" in printed
+    # Mode and key with the synthetic music's key profiles, and with the probe-tone ones.
+    assert report["settings"]["key_profiles"] == "synthetic"
+    assert report["settings"]["alt_key_profiles"] == "krumhansl"
+    for row in report["adherence"].values():
+        assert 0.0 <= row["mode_alt"] <= 1.0 and 0.0 <= row["key_alt"] <= row["mode_alt"]
+    assert "| mode (krumhansl) | key (krumhansl) |" in printed
 
 
 def test_codec_only_scores_a_compression_model(ev, tmp_path):
@@ -131,6 +163,8 @@ def test_long_form_stride_is_used_and_recorded(ev, tmp_path):
 def test_one_piece_is_refused(ev):
     with pytest.raises(SystemExit):
         ev.main(["--num", "1"])
+    with pytest.raises(SystemExit):
+        ev.main(["--num", "2", "--key-profiles", "temperley"])
     with pytest.raises(SystemExit):
         ev.main(["--num", "2", "--long-pieces", "3"])  # more long pieces than captions
 
