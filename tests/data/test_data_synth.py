@@ -19,7 +19,6 @@ from audiocraft.metrics.music import (
     fit_key_profiles,
     key_scores,
     normalize_tonic,
-    salience_profile,
     same_key,
 )
 
@@ -109,20 +108,17 @@ def test_key_estimator_on_a_plain_cadence():
         normalize_tonic("H")
 
 
-def _profiles(num, seed, sr=8000):
-    profiles, tonics, modes = [], [], []
-    for i in range(num):
-        audio, spec = generate_piece(i, seed, 6.0, sr)
-        profiles.append(salience_profile(torch.from_numpy(audio).float(), sr))
-        tonics.append(spec.tonic)
-        modes.append(spec.mode)
-    return np.stack(profiles), tonics, modes
+@pytest.fixture(scope="module")
+def labelled_profiles(load_script):
+    """(num, seed) -> salience profiles [num, 12] of 6 s pieces at 8 kHz, tonics, modes."""
+    script = load_script("fit_key_profiles")
+    return lambda num, seed: script.labelled_profiles(num, seed, 6.0, 8000)
 
 
-def test_synthetic_key_profiles_are_measured_from_training_pieces():
+def test_synthetic_key_profiles_are_measured_from_training_pieces(labelled_profiles):
     """The shipped profiles come back from a sample of the pieces they were measured on,
     and differ from the probe-tone ratings where the synthesizer's overtones fall."""
-    major, minor = fit_key_profiles(*_profiles(96, seed=0))
+    major, minor = fit_key_profiles(*labelled_profiles(96, 0))
     for fitted, shipped in ((major, SYNTH_MAJOR), (minor, SYNTH_MINOR)):
         assert np.corrcoef(fitted, shipped)[0, 1] > 0.99
         assert np.abs(fitted - shipped).max() < 0.06
@@ -131,8 +127,8 @@ def test_synthetic_key_profiles_are_measured_from_training_pieces():
     assert np.corrcoef(SYNTH_MINOR, KK_MINOR)[0, 1] < 0.95
 
 
-def test_synthetic_key_profiles_read_held_out_keys_better():
-    profiles, tonics, modes = _profiles(64, seed=5000)
+def test_synthetic_key_profiles_read_held_out_keys_better(labelled_profiles):
+    profiles, tonics, modes = labelled_profiles(64, 5000)
     right = {}
     for name in ("synthetic", "krumhansl"):
         best = [key_scores(p, name)[0] for p in profiles]
