@@ -78,12 +78,12 @@ def ensure_synthetic_data(cfg: DictConfig) -> None:
 
 
 def build_datamodule(cfg: DictConfig, world_size: int) -> Any:
-    from .solvers.loader import resumable_datamodule
+    from .data.datamodule import AudioDataModule
 
     train = check_manifest(cfg, "train")
     valid = check_manifest(cfg, "valid")
     ds = cfg.dataset
-    datamodule = resumable_datamodule(
+    datamodule = AudioDataModule(
         train=train, valid=valid,
         dataset_kwargs={"sample_rate": cfg.sample_rate, "channels": cfg.channels,
                         "segment_duration": ds.segment_duration,

@@ -3,8 +3,8 @@
 With a ``segment_duration`` the dataset has a virtual length ``num_samples``: item ``i``
 of epoch ``e`` picks a file and a start time from a random generator seeded by
 ``(shuffle_seed, e, i)``, so a run is reproducible from its seed and sees new segments
-every epoch (call :meth:`AudioDataset.set_epoch`, or let
-:class:`~audiocraft.data.datamodule.EpochSampler` fold the epoch into the index). Without
+every epoch (call :meth:`AudioDataset.set_epoch`, as the training loader of
+:mod:`audiocraft.data.loader` does). Without
 a ``segment_duration`` item ``i`` is file ``i``, whole.
 
 A file that fails to read is skipped (another one is drawn), counted in

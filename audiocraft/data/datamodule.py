@@ -4,72 +4,26 @@ Each split is a manifest (``.jsonl[.gz]`` or a folder with ``data.jsonl``) turne
 :class:`AudioDataset` or :class:`MusicDataset`. Batches are ``(wav [B, C, T], infos)``
 where ``infos`` is a list of :class:`SegmentInfo` / :class:`MusicInfo` (one per item).
 
-The train split draws new segments every epoch: its :class:`EpochSampler` folds the
-epoch into the item index, and Lightning calls ``set_epoch`` on it (also through its
-distributed sampler wrapper), so this works with persistent workers too. The other
-splits are the same in every epoch.
+The train split is read by the resumable loader of :mod:`audiocraft.data.loader`: a
+seeded order per epoch, each rank its own share (rank and world size from the trainer),
+new segments every epoch (the loader passes the epoch to the data set), and a position
+inside the epoch that a resumed run continues from. The other splits are the same in
+every epoch, in manifest order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import lightning as L
-import numpy as np
-import torch
-from torch.utils.data import DataLoader, Sampler
+from torch.utils.data import DataLoader
 
 from .audio_dataset import AudioDataset
+from .loader import StatefulDataLoader, collate, resumable_train_loader
 from .music_dataset import MusicDataset
 
 SPLITS = ("train", "valid", "evaluate", "generate")
-
-
-class EpochSampler(Sampler[int]):
-    """Indices of one epoch of a virtual-length dataset, offset by ``epoch * length``.
-
-    The dataset seeds item ``i`` from ``i``, so offsetting by the epoch yields fresh,
-    reproducible segments each epoch. ``shuffle`` also permutes the order (seeded).
-    With ``offset=False`` (whole-file datasets, whose items are fixed) only the order
-    changes per epoch.
-    """
-
-    def __init__(self, length: int, shuffle: bool = True, seed: int = 0, offset: bool = True):
-        self.length = length
-        self.shuffle = shuffle
-        self.seed = seed
-        self.offset = offset
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return self.length
-
-    def __iter__(self) -> Iterator[int]:
-        order = np.arange(self.length)
-        if self.shuffle:
-            order = np.random.default_rng([self.seed, self.epoch]).permutation(self.length)
-        offset = self.epoch * self.length if self.offset else 0
-        return iter((order + offset).tolist())
-
-
-def collate(samples: list[Any]) -> tuple[torch.Tensor, list[Any]]:
-    """``[(wav [C, T_i], info), ...]`` -> ``(wav [B, C, max T_i], [info, ...])``, zero-padded."""
-    wavs = [s[0] for s in samples]
-    infos = [s[1] for s in samples]
-    channels = {w.shape[0] for w in wavs}
-    if len(channels) > 1:
-        raise ValueError(
-            f"Cannot batch items with different channel counts {sorted(channels)}: give the "
-            "datasets one `channels` value."
-        )
-    longest = max(w.shape[-1] for w in wavs)
-    batch = torch.stack([torch.nn.functional.pad(w, (0, longest - w.shape[-1])) for w in wavs])
-    return batch, infos  # [B, C, T]
 
 
 class AudioDataModule(L.LightningDataModule):
@@ -81,7 +35,8 @@ class AudioDataModule(L.LightningDataModule):
             (sample_rate, channels, segment_duration, ...).
         split_kwargs: per-split overrides, e.g. ``{"train": {"num_samples": 1000}}``.
         batch_size: items per batch; num_workers: DataLoader worker processes.
-        seed: shuffle seed of the train split (valid/evaluate/generate are fixed).
+        seed: seed of the train split's order and segments (valid/evaluate/generate are
+            fixed).
         music: build MusicDataset (items carry MusicInfo) instead of AudioDataset.
     """
 
@@ -139,19 +94,21 @@ class AudioDataModule(L.LightningDataModule):
                 self.build_dataset(split)
 
     def _loader(self, split: str) -> DataLoader:
-        dataset = self.build_dataset(split)
-        sampler: Sampler[int] | None = None
-        if split == "train":
-            sampler = EpochSampler(len(dataset), shuffle=True, seed=self.seed,
-                                   offset=dataset.segment_duration is not None)
+        """A fixed loader of an evaluation split: every item once, in order."""
         return DataLoader(
-            dataset, batch_size=self.batch_size, sampler=sampler, shuffle=False,
-            num_workers=self.num_workers, collate_fn=collate, drop_last=split == "train",
+            self.build_dataset(split), batch_size=self.batch_size, shuffle=False,
+            num_workers=self.num_workers, collate_fn=collate,
             persistent_workers=self.num_workers > 0,
         )
 
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train")
+    def train_dataloader(self) -> StatefulDataLoader:
+        """The resumable training loader (:func:`~audiocraft.data.loader.resumable_train_loader`)
+        of this process's rank: the attached trainer's, or rank 0 of 1 without one."""
+        trainer = self.trainer
+        rank = trainer.global_rank if trainer is not None else 0
+        world = trainer.world_size if trainer is not None else 1
+        return resumable_train_loader(self.build_dataset("train"), self.batch_size, self.seed,
+                                      rank, world, self.num_workers, collate)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("valid")

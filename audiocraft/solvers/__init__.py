@@ -1,6 +1,6 @@
 """Lightning modules that train the models (built by `audiocraft/train.py`):
 `CompressionSolver` (EnCodec) and `MusicGenSolver` (the LM on a frozen codec), with the
-pieces they share (EMA, resumable loader, checkpoint I/O, CSV logger, token cache,
+pieces they share (EMA, checkpoint I/O, CSV logger, token cache,
 config checks)."""
 
 from .compression import CompressionSolver

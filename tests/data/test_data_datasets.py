@@ -8,7 +8,8 @@ import torch
 
 from audiocraft.data.audio import audio_write
 from audiocraft.data.audio_dataset import AudioDataset
-from audiocraft.data.datamodule import AudioDataModule, EpochSampler
+from audiocraft.data.datamodule import AudioDataModule
+from audiocraft.data.loader import ResumableSampler, StatefulDataLoader
 from audiocraft.data.manifest import AudioMeta, build_manifest, save_audio_meta
 from audiocraft.data.music_dataset import (
     MusicDataset,
@@ -185,7 +186,9 @@ def test_datamodule_splits_batches_and_epochs(folder):
     wav, infos = epoch0[0]
     assert wav.shape == (2, 1, SR // 2) and len(infos) == 2
     assert isinstance(infos[0], MusicInfo)
-    assert isinstance(loader.sampler, EpochSampler)
+    # Training reads through the resumable loader (rank 0 of 1 without a trainer).
+    assert isinstance(loader, StatefulDataLoader) and isinstance(loader.sampler, ResumableSampler)
+    assert loader.state_dict() == {"epoch": 0, "batches": 2}
     again = torch.cat([b[0] for b in dm.train_dataloader()])
     assert torch.equal(torch.cat([b[0] for b in epoch0]), again)  # reproducible
     loader.sampler.set_epoch(1)

@@ -1,4 +1,4 @@
-"""A data loader whose position inside an epoch survives a restart.
+"""The training loader: seeded, sharded across ranks, and resumable inside an epoch.
 
 Lightning saves `state_dict()` of any training loader that has one (and restores it
 before the first batch of the resumed run), so a run killed mid-epoch resumes on the
@@ -7,6 +7,10 @@ exact next batch, with the same order, instead of re-reading the epoch from the 
 The sampler shards indices across ranks itself (rank, world size from the trainer), so
 Lightning's own distributed-sampler injection is turned off (`use_distributed_sampler
 =False` in train.py): the loader is not rebuilt, and its state stays ours.
+
+Items are a function of (seed, epoch, index): the sampler's order comes from (seed,
+epoch), and the loader tells the data set the epoch (`set_epoch`), whose item `i` is
+drawn from (seed, epoch, i) (see :mod:`audiocraft.data.audio_dataset`).
 """
 
 from __future__ import annotations
@@ -16,6 +20,21 @@ from typing import Any
 
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
+
+
+def collate(samples: list[Any]) -> tuple[torch.Tensor, list[Any]]:
+    """``[(wav [C, T_i], info), ...]`` -> ``(wav [B, C, max T_i], [info, ...])``, zero-padded."""
+    wavs = [s[0] for s in samples]
+    infos = [s[1] for s in samples]
+    channels = {w.shape[0] for w in wavs}
+    if len(channels) > 1:
+        raise ValueError(
+            f"Cannot batch items with different channel counts {sorted(channels)}: give the "
+            "datasets one `channels` value."
+        )
+    longest = max(w.shape[-1] for w in wavs)
+    batch = torch.stack([torch.nn.functional.pad(w, (0, longest - w.shape[-1])) for w in wavs])
+    return batch, infos  # [B, C, T]
 
 
 class ResumableSampler(Sampler[int]):
@@ -104,12 +123,12 @@ class StatefulDataLoader(DataLoader):
         self._yielded = int(state["batches"])
 
 
-def resumable_train_loader(dataset: Dataset, batch_size: int, seed: int, rank: int,
-                           world_size: int, num_workers: int = 0,
+def resumable_train_loader(dataset: Dataset, batch_size: int, seed: int, rank: int = 0,
+                           world_size: int = 1, num_workers: int = 0,
                            collate_fn: Any = None) -> StatefulDataLoader:
-    """The training loader used by `train.py`: every rank reads its share of a seeded
-    permutation, batch after batch; together the ranks read the same global batches as
-    one process with `world_size` times the batch size."""
+    """The training loader: every rank reads its share of a seeded permutation, batch
+    after batch; together the ranks read the same global batches as one process with
+    `world_size` times the batch size. The last incomplete batch is dropped."""
     sampler = ResumableSampler(len(dataset), shuffle=True, seed=seed, rank=rank,  # type: ignore[arg-type]
                                world_size=world_size)
     if len(sampler) < batch_size:
@@ -119,25 +138,3 @@ def resumable_train_loader(dataset: Dataset, batch_size: int, seed: int, rank: i
         )
     return StatefulDataLoader(dataset, sampler, batch_size, num_workers=num_workers,
                               collate_fn=collate_fn, persistent_workers=False)
-
-
-def _datamodule_class() -> type:
-    from ..data.datamodule import AudioDataModule, collate
-
-    class ResumableDataModule(AudioDataModule):
-        """`AudioDataModule` whose training loader resumes mid-epoch (see module doc)."""
-
-        def train_dataloader(self) -> DataLoader:
-            dataset = self.build_dataset("train")
-            trainer = self.trainer
-            rank = trainer.global_rank if trainer is not None else 0
-            world = trainer.world_size if trainer is not None else 1
-            return resumable_train_loader(dataset, self.batch_size, self.seed, rank, world,
-                                          self.num_workers, collate)
-
-    return ResumableDataModule
-
-
-def resumable_datamodule(**kwargs: Any) -> Any:
-    """An `AudioDataModule` (same arguments) with a resumable training loader."""
-    return _datamodule_class()(**kwargs)
