@@ -461,3 +461,13 @@ def load_hf_musicgen_lm(name_or_path: str | os.PathLike, device: str | torch.dev
         raise MissingWeightsError(missing_weights_message(name_or_path, "a MusicGen folder"))
     model = build_lm_from_hf(folder, read_hf_config(folder), read_hf_state_dict(folder))
     return model.to(device)
+
+
+def save_hub_file(pkg: dict[str, Any], path: str | os.PathLike) -> Path:
+    """Write `pkg`, a hub-file dict as :func:`read_hub_file` returns it (tensors, plain
+    Python values and strings only, so it reads back with weights_only=True), to `path`."""
+    if not isinstance(pkg, dict) or not ("pretrained" in pkg or {"best_state", "xp.cfg"} <= set(pkg)):
+        raise CheckpointError("a hub file is a dict with 'best_state' and 'xp.cfg' (or a "
+                              "'pretrained' pointer): read it with read_hub_file first.")
+    torch.save(pkg, path)
+    return Path(path)

@@ -14,6 +14,8 @@ from typing import Any
 
 import torch
 
+from ..models.loaders import CheckpointError, torch_load
+
 
 def segment_key(info: Any) -> str:
     """The cache key of one segment, from its info (`meta.path` or `path`, `seek_time`)."""
@@ -25,6 +27,18 @@ def segment_key(info: Any) -> str:
         )
     seek = float(getattr(info, "seek_time", 0.0) or 0.0)
     return f"{path}@{round(seek * 1000)}"
+
+
+def _read_shard(shard: Path) -> dict[str, torch.Tensor]:
+    """One shard's `{key: codes [K, T]}`, read by the loaders' safe reader."""
+    try:
+        codes = torch_load(shard)
+    except CheckpointError as err:
+        raise CheckpointError(f"{err} It is a token shard: delete it and the cache writes "
+                              "those segments again (`cache.write=true`).") from err
+    if not isinstance(codes, dict):
+        raise CheckpointError(f"{shard} is not a token shard (a dict of codes): delete it.")
+    return codes
 
 
 class TokenCache:
@@ -45,7 +59,7 @@ class TokenCache:
         self._flushes = 0
         if self.path.is_dir():
             for shard in sorted(self.path.glob("tokens_*.pt")):
-                self._codes.update(torch.load(shard, weights_only=True))
+                self._codes.update(_read_shard(shard))
         elif not write:
             raise FileNotFoundError(
                 f"token cache folder {self.path} does not exist: write it first with "

@@ -81,6 +81,21 @@ def test_token_cache_write_flush_read(tmp_path):
         TokenCache(tmp_path / "missing")
 
 
+def test_token_cache_refuses_unsafe_or_truncated_shards(tmp_path):
+    from audiocraft.models.loaders import CheckpointError
+
+    (tmp_path / "tok").mkdir()
+    shard = tmp_path / "tok" / "tokens_rank0_00000.pt"
+    torch.save({"a.wav@0": torch.zeros(4, 3, dtype=torch.int16)}, shard)
+    data = shard.read_bytes()
+    shard.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="delete it"):
+        TokenCache(tmp_path / "tok")
+    torch.save({"a.wav@0": _Info("a.wav", 0.0)}, shard)  # an object: never unpickled
+    with pytest.raises(CheckpointError, match="token shard"):
+        TokenCache(tmp_path / "tok")
+
+
 def test_masked_cross_entropy_matches_per_codebook_reference():
     from torch.nn import functional as F
 
