@@ -9,7 +9,8 @@ model), measures the salience profile of each (``audiocraft.metrics.music``) and
 them per mode, rotated to their tonic: the ``SYNTH_MAJOR`` / ``SYNTH_MINOR`` constants of
 ``audiocraft/metrics/music.py`` come from the defaults. Then scores the key estimator with
 those profiles and with the Krumhansl-Kessler ones on ``--check-num`` held-out pieces
-(seed ``--check-seed``): share of modes and keys read right, per mode.
+(seed ``--check-seed``): share of modes and keys read right, per mode. The measuring and
+scoring are in :mod:`audiocraft.metrics.adherence`.
 """
 
 from __future__ import annotations
@@ -17,47 +18,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-import numpy as np
 import torch
 
-from audiocraft.data.synth import generate_piece
-from audiocraft.metrics.music import (
-    KEY_PROFILES,
-    fit_key_profiles,
-    key_scores,
-    normalize_tonic,
-    salience_profile,
-)
-
-
-def labelled_profiles(num: int, seed: int, seconds: float, sample_rate: int
-                      ) -> tuple[np.ndarray, list[str], list[str]]:
-    """Salience profiles ``[num, 12]`` of rendered pieces, their tonics and modes."""
-    profiles, tonics, modes = [], [], []
-    for i in range(num):
-        audio, spec = generate_piece(i, seed, seconds, sample_rate)
-        profiles.append(salience_profile(torch.from_numpy(audio).float(), sample_rate))
-        tonics.append(normalize_tonic(spec.tonic))
-        modes.append(spec.mode)
-    return np.stack(profiles), tonics, modes
-
-
-def key_accuracy(profiles: np.ndarray, tonics: list[str], modes: list[str],
-                 refs: str | tuple[np.ndarray, np.ndarray]) -> dict[str, float]:
-    """Share of pieces whose mode / key (tonic and mode) the estimator reads right, and of
-    the major and of the minor pieces whose mode it reads right."""
-    mode_ok, key_ok = [], []
-    for p, tonic, mode in zip(profiles, tonics, modes):
-        best = key_scores(p, refs)[0]
-        mode_ok.append(best.mode == mode)
-        key_ok.append(best.mode == mode and best.tonic == tonic)
-    mode_ok_arr, modes_arr = np.array(mode_ok), np.array(modes)
-    return {
-        "mode": float(mode_ok_arr.mean()),
-        "key": float(np.mean(key_ok)),
-        "major pieces: mode": float(mode_ok_arr[modes_arr == "major"].mean()),
-        "minor pieces: mode": float(mode_ok_arr[modes_arr == "minor"].mean()),
-    }
+from audiocraft.metrics.adherence import key_accuracy, labelled_profiles
+from audiocraft.metrics.music import KEY_PROFILES, fit_key_profiles
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,8 +1,5 @@
-import importlib.util
 import os
 import random
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,7 +16,6 @@ os.environ.setdefault("WANDB_MODE", "offline")
 torch.set_num_threads(1)
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
-SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 
 
 @pytest.fixture(autouse=True)
@@ -33,17 +29,3 @@ def _seed_everything():
 @pytest.fixture
 def fixtures_dir() -> str:
     return FIXTURES
-
-
-@pytest.fixture(scope="session")
-def load_script():
-    """load_script("name") -> the module of scripts/name.py (the scripts are not a package)."""
-
-    def _load(name: str):
-        spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module  # dataclasses look their module up
-        spec.loader.exec_module(module)
-        return module
-
-    return _load

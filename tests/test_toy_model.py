@@ -10,6 +10,7 @@ import torch
 
 from audiocraft.models import MusicGen, hub, loaders
 from audiocraft.models.loaders import TOY_MODEL_DIR, MissingWeightsError
+from audiocraft.recipes import toy_build as recipe
 
 HUB_FILES = ("state_dict.bin", "compression_state_dict.bin")
 MAX_SHIPPED_BYTES = 30 * 1024 * 1024
@@ -102,12 +103,11 @@ def test_weights_ship_in_the_recorded_dtype_and_load_in_float32(toy, part):
         assert torch.equal(loaded[key], value.to(loaded[key].dtype)), key
 
 
-def test_float16_shipping_keeps_what_float16_cannot_hold(tmp_path, load_script):
-    recipe = load_script("build_toy_model")
+def test_float16_shipping_keeps_what_float16_cannot_hold(tmp_path):
     state = {"w": torch.randn(3), "count": torch.tensor([1.0, 7e4]), "n": torch.tensor([3])}
     torch.save({"best_state": state, "xp.cfg": {}}, tmp_path / "a.bin")
     recipe.write_hub_file(tmp_path / "a.bin", tmp_path / "b.bin", "float16")
-    half = torch.load(tmp_path / "b.bin", weights_only=False)["best_state"]
+    half = loaders.read_hub_file(tmp_path / "b.bin")["best_state"]
     assert half["w"].dtype == torch.float16 and torch.equal(half["w"], state["w"].half())
     assert half["count"].dtype == torch.float32 and torch.equal(half["count"], state["count"])
     assert torch.equal(half["n"], state["n"])
@@ -116,8 +116,7 @@ def test_float16_shipping_keeps_what_float16_cannot_hold(tmp_path, load_script):
     assert (tmp_path / "c.bin").read_bytes() == (tmp_path / "b.bin").read_bytes()
 
 
-def test_reexport_ships_the_same_weights_with_a_default_guidance(load_script, tmp_path):
-    recipe = load_script("build_toy_model")
+def test_reexport_ships_the_same_weights_with_a_default_guidance(tmp_path):
     out, work = tmp_path / "out", tmp_path / "work"
     assert recipe.main(["--reexport", "toy", "--work", str(work), "--out", str(out),
                         "--cfg-coef", "2,5,5,5"]) == 0
@@ -130,8 +129,8 @@ def test_reexport_ships_the_same_weights_with_a_default_guidance(load_script, tm
     # The codec's file is the same; the LM's has the same weights and the new guidance.
     name = "compression_state_dict.bin"
     assert (out / name).read_bytes() == (TOY_MODEL_DIR / name).read_bytes()
-    new = torch.load(out / "state_dict.bin", weights_only=False)
-    old = torch.load(TOY_MODEL_DIR / "state_dict.bin", weights_only=False)
+    new = loaders.read_hub_file(out / "state_dict.bin")
+    old = loaders.read_hub_file(TOY_MODEL_DIR / "state_dict.bin")
     assert new["best_state"].keys() == old["best_state"].keys()
     assert all(torch.equal(new["best_state"][k], v) for k, v in old["best_state"].items())
     model = MusicGen.get_pretrained(str(out), device="cpu")
@@ -139,8 +138,7 @@ def test_reexport_ships_the_same_weights_with_a_default_guidance(load_script, tm
     assert model.generation_params["cfg_coef"] == [2.0, 5.0, 5.0, 5.0]
 
 
-def test_reexport_trains_nothing_else(load_script, tmp_path, capsys):
-    recipe = load_script("build_toy_model")
+def test_reexport_trains_nothing_else(tmp_path, capsys):
     with pytest.raises(SystemExit):
         recipe.main(["--reexport", "toy", "--tune-from", "toy", "--work", str(tmp_path)])
     assert "--reexport trains nothing" in capsys.readouterr().err
@@ -206,8 +204,7 @@ def test_recipe_is_deterministic_and_resumes(tmp_path):
     assert sorted(c2) == sorted(a) and any(not torch.equal(a[k], c2[k]) for k in a)
 
 
-def test_the_continuation_fine_tune_cuts_longer_pieces_anywhere(load_script, tmp_path):
-    recipe = load_script("build_toy_model")
+def test_the_continuation_fine_tune_cuts_longer_pieces_anywhere(tmp_path):
     args = argparse.Namespace(work=str(tmp_path), seed=3, num_valid=4, tune_steps=200,
                               tune_piece_seconds=12.0, num_train_tune=64, piece_seconds=6.0,
                               tune_segment_seconds=None, tune_override=["optim.lr=3e-5"])
@@ -230,8 +227,7 @@ def test_the_continuation_fine_tune_cuts_longer_pieces_anywhere(load_script, tmp
     assert float(ov["synthetic.duration"]) == 24.0
 
 
-def test_the_fine_tune_segment_must_fit_in_its_pieces(load_script, tmp_path, capsys):
-    recipe = load_script("build_toy_model")
+def test_the_fine_tune_segment_must_fit_in_its_pieces(tmp_path, capsys):
     with pytest.raises(SystemExit):
         recipe.main(["--work", str(tmp_path), "--tune-segment-seconds", "13",
                      "--tune-piece-seconds", "12"])
@@ -239,8 +235,7 @@ def test_the_fine_tune_segment_must_fit_in_its_pieces(load_script, tmp_path, cap
     assert not any(tmp_path.iterdir())
 
 
-def test_codec_cycles_continue_from_the_previous_cycle(load_script, tmp_path):
-    recipe = load_script("build_toy_model")
+def test_codec_cycles_continue_from_the_previous_cycle(tmp_path):
     args = argparse.Namespace(work=str(tmp_path), seed=3, num_valid=4, num_train=16,
                               piece_seconds=6.0, codec_steps=300,
                               codec_override=["mrstft.sc_octaves=6"])
@@ -257,8 +252,7 @@ def test_codec_cycles_continue_from_the_previous_cycle(load_script, tmp_path):
         recipe.main(["--codec-cycles", "0", "--work", str(tmp_path)])
 
 
-def test_codec_from_starts_the_cycles_from_a_built_model(load_script, tmp_path, monkeypatch):
-    recipe = load_script("build_toy_model")
+def test_codec_from_starts_the_cycles_from_a_built_model(tmp_path, monkeypatch):
     src = _hub_folder(tmp_path / "model")
     work = tmp_path / "work"
     args = argparse.Namespace(work=str(work), seed=0, num_valid=4, num_train=16,
@@ -291,16 +285,14 @@ def test_codec_from_starts_the_cycles_from_a_built_model(load_script, tmp_path, 
         recipe.train_codec_and_lm(args, tmp_path / "other", {})
 
 
-def test_codec_from_and_tune_from_exclude_each_other(load_script, tmp_path, capsys):
-    recipe = load_script("build_toy_model")
+def test_codec_from_and_tune_from_exclude_each_other(tmp_path, capsys):
     with pytest.raises(SystemExit):
         recipe.main(["--tune-from", "toy", "--codec-from", "toy", "--work", str(tmp_path)])
     assert "--codec-from does not apply" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
 
 
-def test_a_built_stage_with_other_overrides_is_refused(load_script, tmp_path):
-    recipe = load_script("build_toy_model")
+def test_a_built_stage_with_other_overrides_is_refused(tmp_path):
     done = tmp_path / "lm" / "export" / "done.json"
     done.parent.mkdir(parents=True)
     done.write_text(json.dumps({"timings": {"lm_s": 1.0}, "overrides": ["a=1", "b=2"]}))
@@ -320,8 +312,7 @@ def _hub_folder(path, content=b"weights"):
     return path
 
 
-def test_tune_from_copies_the_parent_once_with_its_record(load_script, tmp_path):
-    recipe = load_script("build_toy_model")
+def test_tune_from_copies_the_parent_once_with_its_record(tmp_path):
     src = _hub_folder(tmp_path / "model")
     files = {name: {"sha256": _sha256(src / name), "bytes": (src / name).stat().st_size}
              for name in HUB_FILES}
@@ -340,8 +331,7 @@ def test_tune_from_copies_the_parent_once_with_its_record(load_script, tmp_path)
     assert again == parent and (again_dir / HUB_FILES[0]).read_bytes() != b"refined"
 
 
-def test_tune_from_refuses_files_its_record_does_not_describe(load_script, tmp_path):
-    recipe = load_script("build_toy_model")
+def test_tune_from_refuses_files_its_record_does_not_describe(tmp_path):
     src = _hub_folder(tmp_path / "model")
     (src / "checksums.json").write_text(json.dumps(
         {"files": {name: {"sha256": "0" * 64, "bytes": 1} for name in HUB_FILES}}))
@@ -356,8 +346,7 @@ def test_tune_from_refuses_files_its_record_does_not_describe(load_script, tmp_p
     assert parent["record"] is None and sorted(parent["files"]) == sorted(HUB_FILES)
 
 
-def test_tune_from_needs_the_tune_stage(load_script, tmp_path):
-    recipe = load_script("build_toy_model")
+def test_tune_from_needs_the_tune_stage(tmp_path):
     for bad in (["--tune-steps", "0"], ["--stop-after", "lm"]):
         with pytest.raises(SystemExit):
             recipe.main(["--tune-from", "toy", "--work", str(tmp_path), *bad])

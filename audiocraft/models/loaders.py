@@ -466,7 +466,8 @@ def load_hf_musicgen_lm(name_or_path: str | os.PathLike, device: str | torch.dev
 def save_hub_file(pkg: dict[str, Any], path: str | os.PathLike) -> Path:
     """Write `pkg`, a hub-file dict as :func:`read_hub_file` returns it (tensors, plain
     Python values and strings only, so it reads back with weights_only=True), to `path`."""
-    if not isinstance(pkg, dict) or not ("pretrained" in pkg or {"best_state", "xp.cfg"} <= set(pkg)):
+    if not isinstance(pkg, dict) or not (
+            "pretrained" in pkg or {"best_state", "xp.cfg"} <= set(pkg)):
         raise CheckpointError("a hub file is a dict with 'best_state' and 'xp.cfg' (or a "
                               "'pretrained' pointer): read it with read_hub_file first.")
     torch.save(pkg, path)
