@@ -1,21 +1,20 @@
-"""Training entry point (Hydra): the only place, with `models/builders.py`, where the
-config becomes objects.
+"""Training entry point (Hydra): composes the config and runs it.
 
     python -m audiocraft.train solver=musicgen/toy optim.lr=3e-4 trainer=ddp
 
-`run(cfg)` does the work and is what tests call with a composed config. Distribution is
-Lightning's (DDP, FSDP, SLURM, torchrun); checkpoints, resume and export are described
-in the README's "Training" section.
+`run(cfg)` does the work and is what tests call with a composed config: the solver kind
+named by `cfg.solver` (`solvers/kinds.py`: `SOLVERS`) checks the config, builds the
+solver (`solvers/builders.py`), chooses the distribution strategy and exports the
+weights. Distribution is Lightning's (DDP, FSDP, SLURM, torchrun); checkpoints, resume
+and export are described in the README's "Training" section.
 """
 
 from __future__ import annotations
 
-import copy
-import functools
 import logging
 import os
 import sys
-import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,15 +22,19 @@ from typing import Any
 import dora
 import hydra
 import lightning as L
-import torch
+from dora.hydra import HydraMain
 from hydra.core.hydra_config import HydraConfig
-from lightning.pytorch.callbacks import Callback, LearningRateMonitor, TQDMProgressBar
+from lightning.pytorch.callbacks import LearningRateMonitor, TQDMProgressBar
 from omegaconf import DictConfig, OmegaConf
 
+from .data.datamodule import AudioDataModule
+from .data.synth import ensure_synthetic_data
+from .solvers.base import BaseSolver
+from .solvers.callbacks import DoraHistory
 from .solvers.checkpoint import AtomicCheckpointIO, checkpoint_step, keep_last_checkpoints
-from .solvers.config_check import ConfigError, check_manifest, validate_config
+from .solvers.config_check import ConfigError, check_manifest
 from .solvers.csv_logger import ResumableCSVLogger
-from .solvers.schedules import SCHEDULES
+from .solvers.kinds import solver_kind, validate_config
 
 logger = logging.getLogger(__name__)
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
@@ -53,33 +56,9 @@ class RunResult:
 # ---- data -----------------------------------------------------------------------------
 
 
-def ensure_synthetic_data(cfg: DictConfig) -> None:
-    """Render the embedded synthetic set on first use (dset=synthetic)."""
-    synth = cfg.get("synthetic")
-    if not synth:
-        return
-    from .data.synth import write_dataset
-
-    for split in ("train", "valid"):
-        out = Path(synth.root) / split
-        manifest = out / "data.jsonl"
-        if int(os.environ.get("LOCAL_RANK", "0")) > 0:
-            # Under torchrun every process starts at once: the first one of the machine
-            # renders (the manifest is written last), the others wait for it.
-            deadline = time.monotonic() + 3600
-            while not manifest.exists() and time.monotonic() < deadline:
-                time.sleep(2)
-            continue
-        if not manifest.exists():
-            logger.info("Rendering %d synthetic pieces into %s", synth[split].num, out)
-            write_dataset(out, num=synth[split].num, duration=synth.duration,
-                          seed=synth[split].seed, sample_rate=synth.sample_rate,
-                          channels=cfg.channels)
-
-
-def build_datamodule(cfg: DictConfig, world_size: int) -> Any:
-    from .data.datamodule import AudioDataModule
-
+def build_datamodule(cfg: DictConfig, world_size: int) -> AudioDataModule:
+    """The data module of `cfg.datasource` and `cfg.dataset`; manifests are read now, so
+    bad data fails before any training."""
     train = check_manifest(cfg, "train")
     valid = check_manifest(cfg, "valid")
     ds = cfg.dataset
@@ -102,151 +81,12 @@ def build_datamodule(cfg: DictConfig, world_size: int) -> Any:
     return datamodule
 
 
-# ---- optimisation -------------------------------------------------------------------------
-
-
-def optimizer_factory(optim: DictConfig) -> functools.partial:
-    cls = torch.optim.AdamW if optim.optimizer == "adamw" else torch.optim.Adam
-    return functools.partial(cls, lr=optim.lr, betas=tuple(optim.betas),
-                             weight_decay=optim.weight_decay, eps=optim.eps)
-
-
-def _lambda_scheduler(optimizer: torch.optim.Optimizer, multiplier: Any) -> Any:
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, multiplier)
-
-
-def scheduler_factory(cfg: DictConfig) -> functools.partial | None:
-    name = cfg.schedule.lr_scheduler
-    if name == "none":
-        return None
-    total = cfg.optim.epochs * cfg.optim.updates_per_epoch
-    if name == "cosine":
-        multiplier = SCHEDULES[name](cfg.schedule.warmup, total, cfg.schedule.lr_min_ratio)
-    else:
-        multiplier = SCHEDULES[name](cfg.schedule.warmup)
-    return functools.partial(_lambda_scheduler, multiplier=multiplier)
-
-
-def _ema(cfg: DictConfig) -> dict[str, Any]:
-    ema = cfg.optim.ema
-    return {"ema_decay": ema.decay if ema.use else None, "ema_every": ema.every}
-
-
-# ---- solvers ------------------------------------------------------------------------------
-
-
-def check_codec_matches_lm(codec: Any, lm_card: int, lm_n_q: int, sample_rate: int) -> None:
-    """The LM predicts the codec's tokens: rates and vocabularies must agree."""
-    if codec.sample_rate != sample_rate:
-        raise ConfigError(
-            f"the compression model runs at {codec.sample_rate} Hz but `sample_rate` is "
-            f"{sample_rate}: set sample_rate={codec.sample_rate} or use a matching codec."
-        )
-    if codec.cardinality != lm_card:
-        raise ConfigError(
-            f"the compression model has {codec.cardinality} codes per codebook but the LM "
-            f"predicts {lm_card} (`transformer_lm.card`): set transformer_lm.card="
-            f"{codec.cardinality} or use a matching codec."
-        )
-    if codec.num_codebooks != lm_n_q:
-        raise ConfigError(
-            f"the compression model emits {codec.num_codebooks} codebooks but the LM models "
-            f"{lm_n_q} (`transformer_lm.n_q`): set transformer_lm.n_q={codec.num_codebooks}."
-        )
-
-
-def build_musicgen_solver(cfg: DictConfig, run_dir: Path) -> Any:
-    from .models import builders, loaders
-    from .solvers.musicgen import MusicGenSolver, SampleSettings
-    from .solvers.token_cache import TokenCache
-
-    codec = loaders.load_compression_model(str(cfg.compression_model_checkpoint), device="cpu")
-    if cfg.continue_from:
-        # The loaders return models in eval mode; training needs dropout and the rest on.
-        lm = loaders.load_lm_model(str(cfg.continue_from), device="cpu").train()
-    else:
-        lm = builders.get_lm_model(cfg)
-    check_codec_matches_lm(codec, lm.card, lm.n_q, cfg.sample_rate)
-    cache = None
-    if cfg.cache.path:
-        cache = TokenCache(cfg.cache.path, write=cfg.cache.write, cardinality=codec.cardinality)
-    g = cfg.generate
-    samples = SampleSettings(every=g.every, num_samples=g.num_samples, duration=g.duration,
-                             use_sampling=g.lm.use_sampling, temp=g.lm.temp, top_k=g.lm.top_k,
-                             top_p=g.lm.top_p, cfg_coef=g.lm.cfg_coef)
-    return MusicGenSolver(lm, codec, optimizer_factory(cfg.optim), scheduler_factory(cfg),
-                          token_cache=cache, samples=samples,
-                          sample_dir=str(run_dir / "samples"), **_ema(cfg))
-
-
-def build_compression_solver(cfg: DictConfig, run_dir: Path) -> Any:
-    from .adversarial import ADVERSARIES
-    from .losses import LOSSES, Balancer
-    from .models import builders, loaders
-    from .solvers.compression import CompressionSolver
-
-    if cfg.continue_from:
-        # In eval mode, the quantizer's codebooks would stop following the encoder.
-        model = loaders.load_compression_model(str(cfg.continue_from), device="cpu").train()
-    else:
-        model = builders.get_compression_model(cfg)
-    if model.sample_rate != cfg.sample_rate:
-        raise ConfigError(f"the compression model runs at {model.sample_rate} Hz but "
-                          f"`sample_rate` is {cfg.sample_rate}: make them agree.")
-    weights = {k: float(v) for k, v in cfg.losses.items()}
-    losses = {}
-    for name, weight in weights.items():
-        if weight > 0 and name in LOSSES:
-            section = cfg.get(name)
-            kwargs = OmegaConf.to_container(section, resolve=True) if section else {}
-            losses[name] = LOSSES[name](**kwargs)  # type: ignore[arg-type]
-    adversary = disc_optimizer = None
-    if cfg.adversarial.adversaries and (weights.get("adv", 0) > 0 or weights.get("feat", 0) > 0):
-        (name,) = cfg.adversarial.adversaries  # one adversary: the MS-STFT discriminator
-        kwargs = OmegaConf.to_container(cfg[name], resolve=True)
-        adversary = ADVERSARIES[name](**kwargs)  # type: ignore[arg-type]
-        disc_optimizer = optimizer_factory(cfg.optim)
-    balancer = Balancer(weights, **OmegaConf.to_container(cfg.balancer, resolve=True))  # type: ignore[arg-type]
-    return CompressionSolver(
-        model, losses, balancer, optimizer_factory(cfg.optim), scheduler_factory(cfg),
-        adversary=adversary, disc_optimizer=disc_optimizer, adv_every=cfg.adversarial.every,
-        max_norm=cfg.optim.max_norm, samples_every=cfg.generate.every,
-        num_samples=cfg.generate.num_samples, sample_dir=str(run_dir / "samples"), **_ema(cfg))
-
-
 # ---- trainer ------------------------------------------------------------------------------
 
 
-def build_strategy(cfg: DictConfig, solver: Any) -> Any:
-    strategy = cfg.trainer.strategy
-    if strategy == "ddp" and cfg.solver == "compression":
-        # The codec and the discriminator each back-propagate once per step, every
-        # parameter unused by one of the two passes: DDP must look for unused parameters.
-        return "ddp_find_unused_parameters_true"
-    if strategy != "fsdp":
-        return strategy
-    from lightning.pytorch.strategies import FSDPStrategy
-
-    # One FSDP unit per transformer layer: the layer types of the trained model.
-    layers = getattr(getattr(solver.trained_module(), "transformer", None), "layers", [])
-    policy = {type(layer) for layer in layers} or None
-    fsdp = cfg.trainer.fsdp
-    return FSDPStrategy(auto_wrap_policy=policy, sharding_strategy=fsdp.sharding_strategy,
-                        activation_checkpointing_policy=policy if fsdp.activation_checkpointing
-                        else None, cpu_offload=fsdp.cpu_offload)
-
-
-class DoraHistory(Callback):
-    """Appends the metrics after each validation to the dora experiment's history, which
-    `dora grid` tables and `dora info` read."""
-
-    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: Any) -> None:
-        if trainer.is_global_zero and not trainer.sanity_checking:
-            metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
-            dora.get_xp().link.push_metrics(metrics)
-
-
-def build_trainer(cfg: DictConfig, solver: Any, run_dir: Path) -> L.Trainer:
+def build_trainer(cfg: DictConfig, solver: BaseSolver, run_dir: Path) -> L.Trainer:
+    """The Lightning trainer of `cfg.trainer`, with the strategy of the solver's kind, the
+    step checkpoints, loggers and callbacks."""
     t = cfg.trainer
     loggers = [hydra.utils.instantiate(cfg.logger)] if cfg.get("logger") else False
     callbacks: list[Any] = [
@@ -262,7 +102,7 @@ def build_trainer(cfg: DictConfig, solver: Any, run_dir: Path) -> L.Trainer:
     automatic = getattr(solver, "automatic_optimization", True)
     return L.Trainer(
         accelerator=t.accelerator, devices=t.devices, num_nodes=t.num_nodes,
-        strategy=build_strategy(cfg, solver), precision=t.precision,
+        strategy=solver_kind(cfg).strategy(cfg, solver), precision=t.precision,
         max_epochs=cfg.optim.epochs, logger=loggers, callbacks=callbacks,
         plugins=[AtomicCheckpointIO()], default_root_dir=str(run_dir),
         gradient_clip_val=(cfg.optim.max_norm or None) if automatic else None,
@@ -274,40 +114,6 @@ def build_trainer(cfg: DictConfig, solver: Any, run_dir: Path) -> L.Trainer:
 
 
 # ---- run ----------------------------------------------------------------------------------
-
-
-def exported_lm_cfg(run_cfg: DictConfig, model_cfg: DictConfig | None) -> DictConfig:
-    """The config an LM is exported with. The model's own describes its architecture (a
-    fine-tuned model keeps the one it was loaded with), but its window is that of the
-    segments this run trained it on (``dataset.segment_duration``, which MusicGen reads as
-    ``max_duration``). The run's config for models without one."""
-    if model_cfg is None:
-        return run_cfg
-    out = copy.deepcopy(model_cfg)
-    segment = OmegaConf.select(run_cfg, "dataset.segment_duration")
-    if segment is not None:
-        OmegaConf.update(out, "dataset.segment_duration", segment, force_add=True)
-    return out
-
-
-def export(cfg: DictConfig, solver: Any, export_dir: Path) -> None:
-    """Hub-format files of the best (else EMA) weights, loadable by MusicGen.get_pretrained."""
-    from .models import loaders
-
-    export_dir.mkdir(parents=True, exist_ok=True)
-    module = solver.trained_module()
-    live = {k: v.detach().clone() for k, v in module.state_dict().items()}
-    module.load_state_dict(solver.export_state())
-    try:
-        if cfg.solver == "compression":
-            loaders.export_compression(module, export_dir / "compression_state_dict.bin")
-        else:
-            loaders.export_lm(module, exported_lm_cfg(cfg, getattr(module, "cfg", None)),
-                              export_dir / "state_dict.bin")
-            loaders.export_compression(solver.compression_model,
-                                       export_dir / "compression_state_dict.bin")
-    finally:
-        module.load_state_dict(live)
 
 
 def _continue_csv_metrics(trainer: L.Trainer, step: int) -> None:
@@ -322,14 +128,14 @@ def run(cfg: DictConfig) -> RunResult:
     """Validate `cfg`, build data, models and trainer, train (resuming when a checkpoint
     exists and `resume` is set), and export the trained weights."""
     validate_config(cfg)
+    kind = solver_kind(cfg)
     cfg = cfg.copy()
     OmegaConf.set_struct(cfg, False)
     cfg.device = "cpu"  # models are built on the CPU; Lightning moves them
     run_dir = Path(cfg.run_dir)
     L.seed_everything(cfg.seed, workers=True)
     ensure_synthetic_data(cfg)
-    solver = (build_compression_solver if cfg.solver == "compression"
-              else build_musicgen_solver)(cfg, run_dir)
+    solver = kind.build(cfg, run_dir)
     trainer = build_trainer(cfg, solver, run_dir)
     datamodule = build_datamodule(cfg, trainer.world_size)
     last = run_dir / "checkpoints" / "last.ckpt"
@@ -350,7 +156,7 @@ def run(cfg: DictConfig) -> RunResult:
     export_dir = None
     if cfg.checkpoint.export and trainer.is_global_zero:
         export_dir = run_dir / "export"
-        export(cfg, solver, export_dir)
+        kind.export(cfg, solver, export_dir)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
     return RunResult(run_dir, last, export_dir, metrics, list(solver.train_history),
                      list(solver.valid_history), solver)
@@ -366,7 +172,17 @@ def _expose_rank_to_dora() -> None:
         env["RANK"] = env.get("LOCAL_RANK", "0")
 
 
-_expose_rank_to_dora()
+class _TrainMain(HydraMain):
+    """dora's Hydra entry point, which first gives dora this process's rank (see
+    `_expose_rank_to_dora`): when the command runs, not when the module is imported."""
+
+    def __call__(self) -> Any:
+        _expose_rank_to_dora()
+        return super().__call__()
+
+
+def _entry_point(fn: Callable[[DictConfig], None]) -> _TrainMain:
+    return _TrainMain(fn, config_name="config", config_path="../config", version_base="1.3")
 
 
 def run_dir_note(overrides: list[str], folder: Path) -> str | None:
@@ -381,7 +197,7 @@ def run_dir_note(overrides: list[str], folder: Path) -> str | None:
             "to train in a folder of your own.")
 
 
-@dora.hydra_main(config_path="../config", config_name="config", version_base="1.3")
+@_entry_point
 def main(cfg: DictConfig) -> None:
     """The command line. Each run lives in `<dora.dir>/xps/<signature>`, the signature
     hashing the overrides that change the experiment: the same command resumes the same

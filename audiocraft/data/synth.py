@@ -21,7 +21,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
 import sys
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +35,8 @@ import torch
 from .audio import audio_write
 from .manifest import AudioMeta, save_audio_meta
 from .synth_voices import add_at, hihat, kick, snare, tone
+
+logger = logging.getLogger(__name__)
 
 PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 SCALES = {"major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 10)}
@@ -288,6 +293,31 @@ def write_dataset(
                                float(wav.abs().max()), None, path.with_suffix(".json").name))
     save_audio_meta(out / "data.jsonl", metas)
     return metas
+
+
+def ensure_synthetic_data(cfg: Any) -> None:
+    """Render the synthetic set of a training config on first use (``dset=synthetic``):
+    its ``synthetic`` section names the root, piece duration, rate and per-split
+    ``num``/``seed``; ``channels`` the channel count. Does nothing without that section,
+    or for a split whose ``data.jsonl`` manifest exists already."""
+    synth = cfg.get("synthetic")
+    if not synth:
+        return
+    for split in ("train", "valid"):
+        out = Path(synth.root) / split
+        manifest = out / "data.jsonl"
+        if int(os.environ.get("LOCAL_RANK", "0")) > 0:
+            # Under torchrun every process starts at once: the first one of the machine
+            # renders (the manifest is written last), the others wait for it.
+            deadline = time.monotonic() + 3600
+            while not manifest.exists() and time.monotonic() < deadline:
+                time.sleep(2)
+            continue
+        if not manifest.exists():
+            logger.info("Rendering %d synthetic pieces into %s", synth[split].num, out)
+            write_dataset(out, num=synth[split].num, duration=synth.duration,
+                          seed=synth[split].seed, sample_rate=synth.sample_rate,
+                          channels=cfg.channels)
 
 
 def main(argv: list[str] | None = None) -> int:

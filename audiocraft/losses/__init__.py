@@ -3,6 +3,7 @@
 
 from torch import nn
 
+from ..utils.registry import Registry
 from .balancer import Balancer
 from .chroma import ChromaLoss
 from .sisnr import SISNRLoss, si_snr
@@ -10,15 +11,14 @@ from .spectral import MelSpectrogramL1Loss, MRSTFTLoss, MultiScaleMelSpectrogram
 
 # Registry: loss name -> class. `l1`/`l2` take no arguments, the others their own config
 # section of the same name (e.g. `mel:` holds MelSpectrogramL1Loss's arguments).
-LOSSES: dict[str, type[nn.Module]] = {
-    "l1": nn.L1Loss,
-    "l2": nn.MSELoss,
-    "chroma": ChromaLoss,
-    "mel": MelSpectrogramL1Loss,
-    "msspec": MultiScaleMelSpectrogramLoss,
-    "mrstft": MRSTFTLoss,
-    "sisnr": SISNRLoss,
-}
+LOSSES: Registry[type[nn.Module]] = Registry("loss")
+LOSSES.add("l1", nn.L1Loss)
+LOSSES.add("l2", nn.MSELoss)
+LOSSES.add("chroma", ChromaLoss)
+LOSSES.add("mel", MelSpectrogramL1Loss)
+LOSSES.add("msspec", MultiScaleMelSpectrogramLoss)
+LOSSES.add("mrstft", MRSTFTLoss)
+LOSSES.add("sisnr", SISNRLoss)
 
 __all__ = [
     "LOSSES",

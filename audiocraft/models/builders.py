@@ -12,8 +12,14 @@ from typing import Any, TypeVar
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from ..modules.conditioners import BaseConditioner, ConditionFuser, ConditioningProvider
-from ..modules.conditioners.fuser import FUSE_METHODS
+from ..modules.conditioners import (
+    CONDITIONERS,
+    FUSE_METHODS,
+    BaseConditioner,
+    ConditionerContext,
+    ConditionFuser,
+    ConditioningProvider,
+)
 from ..modules.patterns import CodebooksPatternProvider, get_pattern_provider
 from ..modules.seanet import SEANetDecoder, SEANetEncoder
 from ..quantization import BaseQuantizer, DummyQuantizer, ResidualVectorQuantizer
@@ -45,7 +51,7 @@ def _build(cls: Callable[..., T], section: str, kwargs: dict[str, Any]) -> T:
         return cls(**kwargs)
     except TypeError as err:  # an unknown or missing key: name the section
         raise ValueError(
-            f"Bad config section '{section}' for {getattr(cls, '__name__', cls)}: {err}"
+            f"Bad config section '{section}' for {getattr(cls, '__qualname__', cls)}: {err}"
         ) from err
 
 
@@ -175,25 +181,18 @@ def get_debug_compression_model(
 # ---- language model, conditioners, patterns ----
 
 
-# Conditioner registry: the `model` key of a `conditioners.NAME` config section -> class.
-# Imported lazily by name so that building a text-only model never imports chroma code.
-CONDITIONER_MODELS = ("t5", "lut", "chroma_stem")
-
-
 def get_conditioner_provider(output_dim: int, cfg: DictConfig) -> ConditioningProvider:
     """Build the conditioners of `cfg.conditioners` (reference layout: `NAME: {model: t5,
-    t5: {...}}`), each projecting to `output_dim`; `cfg.device` is where they run and
-    `cfg.dataset.segment_duration` sets the melody chroma length.
+    t5: {...}}`), each projecting to `output_dim`: the class registered under `model` in
+    `CONDITIONERS` is built by its `from_config` from the section of the same name, with
+    `cfg.device` (where they run) and `cfg.dataset.segment_duration` (e.g. the melody
+    chroma length) as context.
 
-    Raises ValueError for a conditioner model name not in CONDITIONER_MODELS.
+    Raises UnknownNameError (a ValueError) for a model name nobody registered.
     """
-    from ..modules.conditioners.chroma import ChromaStemConditioner
-    from ..modules.conditioners.lut import LUTConditioner
-    from ..modules.conditioners.text import T5Conditioner
-
-    device = cfg.get("device", "cpu")
     dataset = cfg.get("dataset", None)
     duration = float(dataset.get("segment_duration", 30.0) or 30.0) if dataset else 30.0
+    context = ConditionerContext(device=cfg.get("device", "cpu"), duration=duration)
     section = cfg.get("conditioners", None)
     dict_cfg = {} if section is None else dict_from_config(section)
     provider_args = dict_cfg.pop("args", None) or {}
@@ -202,29 +201,16 @@ def get_conditioner_provider(output_dim: int, cfg: DictConfig) -> ConditioningPr
     conditioners: dict[str, BaseConditioner] = {}
     for name, cond_cfg in dict_cfg.items():
         model = cond_cfg.get("model") if isinstance(cond_cfg, dict) else None
-        if model not in CONDITIONER_MODELS:
-            raise ValueError(
-                f"Unknown conditioner model {model!r} for 'conditioners.{name}': valid models "
-                f"are {list(CONDITIONER_MODELS)} (set `conditioners.{name}.model`)."
-            )
+        cls = CONDITIONERS.get(model, where=f"conditioners.{name}.model")  # type: ignore[arg-type]
         args = dict(cond_cfg.get(model) or {})
-        where = f"conditioners.{name}.{model}"
-        if model == "t5":
-            conditioners[name] = _build(
-                T5Conditioner, where, {"output_dim": output_dim, "device": device, **args}
-            )
-        elif model == "lut":
-            conditioners[name] = _build(LUTConditioner, where, {"output_dim": output_dim, **args})
-        else:
-            conditioners[name] = _build(
-                ChromaStemConditioner,
-                where,
-                {"output_dim": output_dim, "duration": duration, "device": device, **args},
-            )
+        conditioners[name] = _build(
+            cls.from_config, f"conditioners.{name}.{model}",
+            {"output_dim": output_dim, "args": args, "context": context},
+        )
     return _build(
         ConditioningProvider,
         "conditioners.args",
-        {"conditioners": conditioners, "device": device, **provider_args},
+        {"conditioners": conditioners, "device": context.device, **provider_args},
     )
 
 

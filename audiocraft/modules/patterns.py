@@ -21,6 +21,8 @@ from functools import lru_cache
 
 import torch
 
+from ..utils.registry import Registry
+
 
 class LayoutCoord(tp.NamedTuple):
     """One code in the layout: timestep t of codebook q."""
@@ -203,6 +205,11 @@ class CodebooksPatternProvider(ABC):
         """The pattern for `timesteps` frames."""
 
 
+# Pattern name (`codebooks_pattern.modeling`) -> provider class.
+PATTERN_PROVIDERS: Registry[type[CodebooksPatternProvider]] = Registry("codebooks pattern")
+
+
+@PATTERN_PROVIDERS.register("delay")
 class DelayedPatternProvider(CodebooksPatternProvider):
     """Codebook q is delayed by delays[q] steps (MusicGen: [0, 1, 2, 3]).
 
@@ -233,6 +240,7 @@ class DelayedPatternProvider(CodebooksPatternProvider):
         return Pattern(out, timesteps=timesteps, n_q=self.n_q)
 
 
+@PATTERN_PROVIDERS.register("parallel")
 class ParallelPatternProvider(DelayedPatternProvider):
     """All codebooks of a frame at the same step (a delay pattern with zero delays)."""
 
@@ -240,6 +248,7 @@ class ParallelPatternProvider(DelayedPatternProvider):
         super().__init__(n_q, [0] * n_q)
 
 
+@PATTERN_PROVIDERS.register("unroll")
 class UnrolledPatternProvider(CodebooksPatternProvider):
     """Each frame is unrolled into inner steps; codebooks sharing a `flattening` index
     share an inner step; `delays` shift codebooks by whole frames.
@@ -283,6 +292,7 @@ class UnrolledPatternProvider(CodebooksPatternProvider):
                        n_q=self.n_q)
 
 
+@PATTERN_PROVIDERS.register("coarse_first")
 class CoarseFirstPattern(CodebooksPatternProvider):
     """First every frame of codebook 0, then codebooks 1.. with `delays` (n_q - 1 values)."""
 
@@ -302,6 +312,7 @@ class CoarseFirstPattern(CodebooksPatternProvider):
         return Pattern(out, timesteps=timesteps, n_q=self.n_q)
 
 
+@PATTERN_PROVIDERS.register("musiclm")
 class MusicLMPattern(CodebooksPatternProvider):
     """MusicLM-style: groups of `group_by` codebooks, each group flattened over all frames
     (one code per step) before the next group."""
@@ -320,18 +331,7 @@ class MusicLMPattern(CodebooksPatternProvider):
         return Pattern(out, timesteps=timesteps, n_q=self.n_q)
 
 
-PATTERN_PROVIDERS: dict[str, type[CodebooksPatternProvider]] = {
-    "parallel": ParallelPatternProvider,
-    "delay": DelayedPatternProvider,
-    "unroll": UnrolledPatternProvider,
-    "coarse_first": CoarseFirstPattern,
-    "musiclm": MusicLMPattern,
-}
-
-
 def get_pattern_provider(name: str, n_q: int, **kwargs: tp.Any) -> CodebooksPatternProvider:
-    """Build a registered pattern provider by name (see `PATTERN_PROVIDERS`)."""
-    if name not in PATTERN_PROVIDERS:
-        raise ValueError(f"Unknown codebooks pattern {name!r}; choose one of "
-                         f"{sorted(PATTERN_PROVIDERS)}.")
-    return PATTERN_PROVIDERS[name](n_q, **kwargs)
+    """Build a registered pattern provider by name (see `PATTERN_PROVIDERS`); an unknown
+    name raises UnknownNameError (a ValueError) listing the known ones."""
+    return PATTERN_PROVIDERS.get(name, where="codebooks_pattern.modeling")(n_q, **kwargs)

@@ -36,6 +36,7 @@ class BaseSolver(L.LightningModule):
         self.best_state: dict[str, torch.Tensor] | None = None
         self._pending_rng: dict[str, Any] | None = None
         self.valid_history: list[float] = []  # the best_metric after each validation
+        self.train_history: list[float] = []  # the training loss per step (this rank)
 
     def trained_module(self) -> nn.Module:
         raise NotImplementedError

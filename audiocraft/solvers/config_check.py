@@ -3,26 +3,32 @@ reported, with the key at fault and what to do, before any model or data is buil
 
 (Keys that do not exist at all are refused by Hydra itself while composing, with the
 key's name: the config tree is in struct mode.)
+
+`check_common` holds the checks every solver kind shares; each kind's own checks
+(`check_compression`, `check_musicgen`) are its `check` hook in `solvers/kinds.py`, whose
+`validate_config` runs them all.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from omegaconf import DictConfig, OmegaConf
 
 from ..adversarial import ADVERSARIES
 from ..losses import LOSSES
+from ..utils.registry import Registry, UnknownNameError
+from .optim import OPTIMIZERS
 from .schedules import SCHEDULES
+
+T = TypeVar("T")
 
 
 class ConfigError(ValueError):
     """A training config that cannot work; the message names the key and the fix."""
 
 
-SOLVERS = ("compression", "musicgen")
-OPTIMIZERS = ("adam", "adamw")
 STRATEGIES = ("auto", "ddp", "ddp_spawn", "ddp_find_unused_parameters_true", "fsdp",
               "deepspeed", "single_device")
 ADVERSARIAL_TERMS = ("adv", "feat")
@@ -40,6 +46,15 @@ def _positive(cfg: DictConfig, key: str, allow_zero: bool = False) -> None:
     if not isinstance(value, (int, float)) or value < 0 or (value == 0 and not allow_zero):
         bound = ">= 0" if allow_zero else "> 0"
         raise ConfigError(f"`{key}` must be a number {bound}, got {value!r}.")
+
+
+def lookup(registry: Registry[T], cfg: DictConfig, key: str) -> T:
+    """The entry of `registry` named by config key `key`; ConfigError (listing the known
+    names) when nobody registered it."""
+    try:
+        return registry.get(_get(cfg, key), where=key)
+    except UnknownNameError as err:
+        raise ConfigError(str(err)) from None
 
 
 def check_manifest(cfg: DictConfig, split: str) -> Path:
@@ -67,16 +82,11 @@ def check_manifest(cfg: DictConfig, split: str) -> Path:
     return path
 
 
-def validate_config(cfg: DictConfig) -> None:
-    """Raise ConfigError for the first problem found in `cfg`."""
-    if OmegaConf.is_missing(cfg, "solver") or cfg.get("solver") not in SOLVERS:
-        raise ConfigError(f"`solver` must be one of {SOLVERS}, got {cfg.get('solver')!r}; "
-                          "pick a recipe, e.g. solver=musicgen/toy.")
+def check_common(cfg: DictConfig) -> None:
+    """The checks every solver kind shares (the kind itself is checked by the registry)."""
     if cfg.get("execute_only") not in (None, "valid"):
         raise ConfigError(f"`execute_only` must be null or 'valid', got {cfg.execute_only!r}.")
-    optimizer = _get(cfg, "optim.optimizer")
-    if optimizer not in OPTIMIZERS:
-        raise ConfigError(f"`optim.optimizer` must be one of {OPTIMIZERS}, got {optimizer!r}.")
+    lookup(OPTIMIZERS, cfg, "optim.optimizer")
     _positive(cfg, "optim.lr")
     _positive(cfg, "optim.epochs")
     _positive(cfg, "optim.updates_per_epoch")
@@ -85,10 +95,7 @@ def validate_config(cfg: DictConfig) -> None:
         decay = _get(cfg, "optim.ema.decay")
         if not 0 <= decay < 1:
             raise ConfigError(f"`optim.ema.decay` must be in [0, 1), got {decay}.")
-    schedule = _get(cfg, "schedule.lr_scheduler")
-    if schedule not in SCHEDULES:
-        raise ConfigError(f"`schedule.lr_scheduler` must be one of {sorted(SCHEDULES)}, "
-                          f"got {schedule!r}.")
+    lookup(SCHEDULES, cfg, "schedule.lr_scheduler")
     _positive(cfg, "dataset.batch_size")
     _positive(cfg, "dataset.segment_duration")
     _positive(cfg, "checkpoint.save_every")
@@ -99,13 +106,10 @@ def validate_config(cfg: DictConfig) -> None:
     if not cfg.get("synthetic"):  # the synthetic set is rendered later, on first use
         check_manifest(cfg, "train")
         check_manifest(cfg, "valid")
-    if cfg.solver == "compression":
-        _check_compression(cfg)
-    else:
-        _check_musicgen(cfg)
 
 
-def _check_compression(cfg: DictConfig) -> None:
+def check_compression(cfg: DictConfig) -> None:
+    """The compression solver's own checks: precision, losses, adversaries."""
     if str(_get(cfg, "trainer.precision")).startswith("16"):
         raise ConfigError(
             "`trainer.precision`: the compression solver steps two optimizers by hand and "
@@ -115,7 +119,7 @@ def _check_compression(cfg: DictConfig) -> None:
     for name, weight in weights.items():
         if name not in LOSSES and name not in ADVERSARIAL_TERMS:
             raise ConfigError(
-                f"`losses.{name}`: unknown loss; known: {sorted(LOSSES) + list(ADVERSARIAL_TERMS)}."
+                f"`losses.{name}`: unknown loss; known: {LOSSES.names() + list(ADVERSARIAL_TERMS)}."
             )
         if not isinstance(weight, (int, float)) or weight < 0:
             raise ConfigError(f"`losses.{name}` must be a weight >= 0, got {weight!r}.")
@@ -125,7 +129,7 @@ def _check_compression(cfg: DictConfig) -> None:
     for adversary in _get(cfg, "adversarial.adversaries"):
         if adversary not in ADVERSARIES:
             raise ConfigError(f"`adversarial.adversaries`: unknown {adversary!r}; "
-                              f"known: {sorted(ADVERSARIES)}.")
+                              f"known: {ADVERSARIES.names()}.")
     if _get(cfg, "adversarial.adv_loss") != "hinge":
         raise ConfigError("`adversarial.adv_loss`: only 'hinge' is implemented.")
     if _get(cfg, "adversarial.feat_loss") != "l1":
@@ -133,7 +137,8 @@ def _check_compression(cfg: DictConfig) -> None:
     _positive(cfg, "adversarial.every")
 
 
-def _check_musicgen(cfg: DictConfig) -> None:
+def check_musicgen(cfg: DictConfig) -> None:
+    """The MusicGen solver's own checks: a frozen codec, the LM vocabulary."""
     if not _get(cfg, "compression_model_checkpoint"):
         raise ConfigError("`compression_model_checkpoint` is empty: name the frozen codec "
                           "(e.g. facebook/encodec_32khz, debug, or an export folder).")

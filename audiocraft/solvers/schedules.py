@@ -1,10 +1,23 @@
 """Learning-rate schedules as picklable multipliers for `torch.optim.lr_scheduler.LambdaLR`
-(objects rather than closures, so their state is saved in checkpoints)."""
+(objects rather than closures, so their state is saved in checkpoints).
+
+`SCHEDULES` maps `schedule.lr_scheduler` to a builder `(schedule_cfg, total_steps) ->
+multiplier`, or None for a constant rate (no scheduler)."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
+
+from ..utils.registry import Registry
+
+# A multiplier of the base learning rate, per optimisation step.
+Multiplier = Callable[[int], float]
+# (the `schedule` config section, total optimisation steps) -> multiplier (None: constant).
+ScheduleBuilder = Callable[[Any, int], "Multiplier | None"]
+SCHEDULES: Registry[ScheduleBuilder] = Registry("learning-rate schedule")
 
 
 @dataclass
@@ -41,4 +54,16 @@ class Constant:
         return 1.0
 
 
-SCHEDULES = {"cosine": CosineWithWarmup, "linear_warmup": LinearWarmup, "none": Constant}
+@SCHEDULES.register("cosine")
+def _cosine(schedule: Any, total_steps: int) -> Multiplier:
+    return CosineWithWarmup(schedule.warmup, total_steps, schedule.lr_min_ratio)
+
+
+@SCHEDULES.register("linear_warmup")
+def _linear_warmup(schedule: Any, total_steps: int) -> Multiplier:
+    return LinearWarmup(schedule.warmup)
+
+
+@SCHEDULES.register("none")
+def _none(schedule: Any, total_steps: int) -> None:
+    return None

@@ -13,7 +13,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 import audiocraft.grids
-from audiocraft.solvers.config_check import validate_config
+from audiocraft.solvers.kinds import validate_config
 from audiocraft.train import CONFIG_DIR
 
 

@@ -97,6 +97,9 @@ def test_registry_and_errors():
                       DelayedPatternProvider)
     with pytest.raises(ValueError, match="Unknown codebooks pattern 'zigzag'"):
         get_pattern_provider("zigzag", 4)
+    with pytest.raises(ValueError, match=r"\['coarse_first', 'delay', 'musiclm', 'parallel', "
+                                         r"'unroll'\]\. Did you mean 'delay'\?"):
+        get_pattern_provider("dealy", 4)
     with pytest.raises(ValueError, match="delays"):
         DelayedPatternProvider(4, [0, 1])
     with pytest.raises(ValueError, match="non-decreasing"):

@@ -7,17 +7,11 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from audiocraft.solvers.config_check import validate_config
-from audiocraft.train import (
-    CONFIG_DIR,
-    build_compression_solver,
-    build_musicgen_solver,
-    build_strategy,
-    build_trainer,
-    ensure_synthetic_data,
-    optimizer_factory,
-    scheduler_factory,
-)
+from audiocraft.data.synth import ensure_synthetic_data
+from audiocraft.solvers.builders import build_compression_solver, build_musicgen_solver
+from audiocraft.solvers.kinds import SOLVERS, validate_config
+from audiocraft.solvers.optim import optimizer_factory, scheduler_factory
+from audiocraft.train import CONFIG_DIR, build_trainer
 
 
 def _options(group: str) -> list[str]:
@@ -107,7 +101,7 @@ def test_trainer_config_instantiates(trainer, make_cfg):
     cfg = _open(make_cfg("musicgen/toy", f"trainer={trainer}"))
     solver = build_musicgen_solver(cfg, Path(cfg.run_dir))
     if cfg.trainer.strategy == "fsdp":  # Lightning refuses FSDP without a GPU
-        strategy = build_strategy(cfg, solver)
+        strategy = SOLVERS[cfg.solver].strategy(cfg, solver)
         wrapped = strategy.kwargs["auto_wrap_policy"]._module_classes
         assert type(solver.lm.transformer.layers[0]) in wrapped
         assert strategy.sharding_strategy.name == cfg.trainer.fsdp.sharding_strategy

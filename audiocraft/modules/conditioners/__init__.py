@@ -3,6 +3,9 @@
 See `attributes.py` (what a sample is conditioned on), `base.py` (the interface),
 `provider.py` (batching + running conditioners), `fuser.py` (how conditions enter the
 transformer), `dropout.py` (guidance and attribute dropout) and one file per conditioner.
+
+Each conditioner file registers its class in `CONDITIONERS` (`base.py`) under the name a
+config's `conditioners.NAME.model` uses; importing this package registers them all.
 """
 
 from .attributes import (
@@ -15,19 +18,28 @@ from .attributes import (
     nullify_joint_embed,
     nullify_wav,
 )
-from .base import BaseConditioner, TextConditioner, WaveformConditioner
+from .base import (
+    CONDITIONERS,
+    BaseConditioner,
+    ConditionerContext,
+    TextConditioner,
+    WaveformConditioner,
+)
 from .chroma import ChromaStemConditioner
 from .dropout import AttributeDropout, ClassifierFreeGuidanceDropout, dropout_condition
-from .fuser import ConditionFuser, FusedConditions
+from .fuser import FUSE_METHODS, ConditionFuser, FusedConditions
 from .lut import LUTConditioner, WhiteSpaceTokenizer
 from .provider import ConditioningProvider
 from .text import T5Conditioner
 
 __all__ = [
+    "CONDITIONERS",
+    "FUSE_METHODS",
     "AttributeDropout",
     "BaseConditioner",
     "ChromaStemConditioner",
     "ClassifierFreeGuidanceDropout",
+    "ConditionerContext",
     "ConditionFuser",
     "ConditionType",
     "ConditioningAttributes",

@@ -5,17 +5,38 @@ mask [B, Tc])`, where mask is 1 on valid steps and 0 on padding and null conditi
 masked steps of the embedding are exactly zero. The last layer is always `output_proj`
 (`dim -> output_dim`), the part that is trained on top of frozen encoders such as T5 and
 whose weights the audiocraft checkpoints store as `conditioners.NAME.output_proj.*`.
+
+`CONDITIONERS` is the registry of conditioner models: the `model` key of a config section
+`conditioners.NAME` names an entry, built by its `from_config`. A conditioner file
+registers its class with `@CONDITIONERS.register("name")`; importing
+`audiocraft.modules.conditioners` registers the built-in ones (t5, lut, chroma_stem).
 """
 
 from __future__ import annotations
 
 import typing as tp
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from ...utils.registry import Registry
 from .attributes import ConditionType, WavCondition, length_to_mask
+
+
+@dataclass(frozen=True)
+class ConditionerContext:
+    """What a conditioner may need to be built besides its own config section.
+
+    Attributes:
+        device: where the conditioner runs (`cfg.device`).
+        duration: segment length in seconds (`cfg.dataset.segment_duration`, default 30),
+            e.g. the length of a melody chroma.
+    """
+
+    device: str | torch.device = "cpu"
+    duration: float = 30.0
 
 
 class BaseConditioner(nn.Module, ABC):
@@ -31,6 +52,14 @@ class BaseConditioner(nn.Module, ABC):
         self.dim = dim
         self.output_dim = output_dim
         self.output_proj = nn.Linear(dim, output_dim)
+
+    @classmethod
+    def from_config(cls, output_dim: int, args: dict[str, tp.Any],
+                    context: ConditionerContext) -> BaseConditioner:
+        """Build from the config section `conditioners.NAME.<model>` (`args`), projecting
+        to `output_dim`. The default passes `args` as keyword arguments; conditioners that
+        need the device or the segment duration override it to take them from `context`."""
+        return cls(output_dim=output_dim, **args)
 
     @abstractmethod
     def tokenize(self, x: tp.Any) -> tp.Any:
@@ -85,3 +114,7 @@ class WaveformConditioner(BaseConditioner, ABC):
             mask = torch.ones_like(embeds[..., 0], dtype=torch.long)  # [B, Tc]
         embeds = embeds * mask.unsqueeze(-1)
         return embeds, mask
+
+
+# Conditioner model name (`conditioners.NAME.model`) -> conditioner class.
+CONDITIONERS: Registry[type[BaseConditioner]] = Registry("conditioner model")

@@ -24,7 +24,7 @@ from torch import nn
 
 from ..chroma import ChromaExtractor
 from .attributes import WavCondition
-from .base import WaveformConditioner
+from .base import CONDITIONERS, ConditionerContext, WaveformConditioner
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +52,7 @@ def load_local_demucs(name: str = "htdemucs") -> nn.Module | None:
         return None
 
 
+@CONDITIONERS.register("chroma_stem")
 class ChromaStemConditioner(WaveformConditioner):
     """Melody wav -> (Demucs melodic stems) -> chroma [B, frames, n_chroma] -> output_proj.
 
@@ -69,6 +70,14 @@ class ChromaStemConditioner(WaveformConditioner):
             `samplerate` and `audio_channels` attributes whose output is stems
             [B, S, C, T] (run through demucs' `apply_model` when demucs is installed).
     """
+
+    @classmethod
+    def from_config(cls, output_dim: int, args: dict[str, tp.Any],
+                    context: ConditionerContext) -> ChromaStemConditioner:
+        """The chroma spans the training segment (`context.duration`) and runs on the
+        model's device (`args` may set either itself)."""
+        return cls(output_dim=output_dim,
+                   **{"duration": context.duration, "device": context.device, **args})
 
     def __init__(self, output_dim: int, sample_rate: int, n_chroma: int = 12,
                  radix2_exp: int = 14, duration: float = 30.0, match_len_on_eval: bool = True,

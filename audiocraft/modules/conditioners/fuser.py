@@ -10,20 +10,89 @@ Methods, chosen per attribute name (`fuse2cond = {"cross": ["description"], ...}
   model's sequence reads [chroma, text, audio tokens], as in the reference.
 - `cross`: concatenated along time into the cross-attention source.
 - `ignore`: computed but unused.
+
+Each method is a function registered in `FUSE_METHODS` under its name.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ...utils.registry import Registry
 from ..transformer import create_sin_embedding
 from .attributes import ConditionType
 
-FUSE_METHODS = ("sum", "cross", "prepend", "ignore", "input_interpolate")
+
+@dataclass
+class FuseState:
+    """What the fuse methods of one `ConditionFuser.forward` call share.
+
+    Attributes:
+        steps: S, the number of input steps (before anything is prepended).
+        first_step: False when continuing with a KV cache (nothing is prepended again).
+        cross: `cross` conditions so far, each [B, Tc, D]; cross_masks: their masks [B, Tc].
+        prepend_length: steps prepended so far.
+    """
+
+    steps: int
+    first_step: bool
+    cross: list[torch.Tensor] = field(default_factory=list)
+    cross_masks: list[torch.Tensor] = field(default_factory=list)
+    prepend_length: int = 0
+
+
+# A fuse method: (attribute name, input [B, S', D], condition, state) -> the new input.
+FuseMethod = Callable[[str, torch.Tensor, ConditionType, FuseState], torch.Tensor]
+FUSE_METHODS: Registry[FuseMethod] = Registry("fuse method")
+
+
+@FUSE_METHODS.register("sum")
+def _fuse_sum(name: str, input: torch.Tensor, condition: ConditionType,
+              state: FuseState) -> torch.Tensor:
+    cond, _ = condition
+    if cond.shape[1] not in (1, state.steps):
+        raise ValueError(
+            f"Condition {name!r} fused by sum has {cond.shape[1]} steps, the input "
+            f"{state.steps}: use input_interpolate to resample it."
+        )
+    return input + cond
+
+
+@FUSE_METHODS.register("input_interpolate")
+def _fuse_input_interpolate(name: str, input: torch.Tensor, condition: ConditionType,
+                            state: FuseState) -> torch.Tensor:
+    resampled = F.interpolate(condition[0].transpose(1, 2), size=state.steps)  # [B, D, S]
+    return input + resampled.transpose(1, 2)
+
+
+@FUSE_METHODS.register("prepend")
+def _fuse_prepend(name: str, input: torch.Tensor, condition: ConditionType,
+                  state: FuseState) -> torch.Tensor:
+    cond, _ = condition
+    if not state.first_step:
+        return input
+    state.prepend_length += cond.shape[1]
+    return torch.cat([cond.to(input), input], dim=1)  # [B, Tc + ..., D]
+
+
+@FUSE_METHODS.register("cross")
+def _fuse_cross(name: str, input: torch.Tensor, condition: ConditionType,
+                state: FuseState) -> torch.Tensor:
+    cond, mask = condition
+    state.cross.append(cond)
+    state.cross_masks.append(mask.bool())
+    return input
+
+
+@FUSE_METHODS.register("ignore")
+def _fuse_ignore(name: str, input: torch.Tensor, condition: ConditionType,
+                 state: FuseState) -> torch.Tensor:
+    return input
 
 
 @dataclass
@@ -63,11 +132,8 @@ class ConditionFuser(nn.Module):
     def __init__(self, fuse2cond: dict[str, list[str]], cross_attention_pos_emb: bool = False,
                  cross_attention_pos_emb_scale: float = 1.0):
         super().__init__()
-        unknown = set(fuse2cond) - set(FUSE_METHODS)
-        if unknown:
-            raise ValueError(
-                f"Unknown fuse method(s) {sorted(unknown)}; valid ones are {list(FUSE_METHODS)}."
-            )
+        for method in fuse2cond:
+            FUSE_METHODS.get(method, where="fuser")
         self.fuse2cond: dict[str, list[str]] = {
             method: [str(n) for n in (fuse2cond.get(method) or [])] for method in FUSE_METHODS
         }
@@ -95,35 +161,16 @@ class ConditionFuser(nn.Module):
         Returns:
             FusedConditions (see its docstring for shapes and the mask convention).
         """
-        B, S, _ = input.shape
         unknown = set(conditions) - set(self.cond2fuse)
         if unknown:
             raise ValueError(
                 f"Condition(s) {sorted(unknown)} have no fuse method: add them to the fuser "
-                "config (sum, cross, prepend, ignore or input_interpolate)."
+                f"config ({', '.join(FUSE_METHODS)})."
             )
-        cross: list[torch.Tensor] = []
-        cross_masks: list[torch.Tensor] = []
-        prepend_length = 0
-        for name, (cond, mask) in conditions.items():
-            method = self.cond2fuse[name]
-            if method == "sum":
-                if cond.shape[1] not in (1, S):
-                    raise ValueError(
-                        f"Condition {name!r} fused by sum has {cond.shape[1]} steps, the input "
-                        f"{S}: use input_interpolate to resample it."
-                    )
-                input = input + cond
-            elif method == "input_interpolate":
-                resampled = F.interpolate(cond.transpose(1, 2), size=S)  # [B, D, S]
-                input = input + resampled.transpose(1, 2)
-            elif method == "prepend":
-                if first_step:
-                    input = torch.cat([cond.to(input), input], dim=1)  # [B, Tc + ..., D]
-                    prepend_length += cond.shape[1]
-            elif method == "cross":
-                cross.append(cond)
-                cross_masks.append(mask.bool())
+        state = FuseState(input.shape[1], first_step)
+        for name, condition in conditions.items():
+            input = FUSE_METHODS.get(self.cond2fuse[name])(name, input, condition, state)
+        cross, cross_masks, prepend_length = state.cross, state.cross_masks, state.prepend_length
         cross_input: torch.Tensor | None = None
         cross_mask: torch.Tensor | None = None
         if cross:

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from .attributes import ConditionType
-from .base import TextConditioner
+from .base import CONDITIONERS, TextConditioner
 
 # A word is letters, digits, apostrophes and sharps: "F#" stays apart from "F".
 _WORD = re.compile(r"[\w'#]+")
@@ -105,6 +105,7 @@ class WhiteSpaceTokenizer:
         return _pad_rows(vals, 0.0, torch.float32)  # [B, L]
 
 
+@CONDITIONERS.register("lut")
 class LUTConditioner(TextConditioner):
     """Text conditioner with a trainable embedding table over hashed words.
 

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from .attributes import ConditionType
-from .base import TextConditioner
+from .base import CONDITIONERS, ConditionerContext, TextConditioner
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +77,7 @@ def t5_hidden_size(name: str) -> int:
         raise
 
 
+@CONDITIONERS.register("t5")
 class T5Conditioner(TextConditioner):
     """Text -> T5 encoder hidden states -> output_proj.
 
@@ -92,6 +93,12 @@ class T5Conditioner(TextConditioner):
         encoder, tokenizer: an already built T5 encoder (`T5EncoderModel`) and tokenizer,
             instead of loading them by name (used for transformers MusicGen folders).
     """
+
+    @classmethod
+    def from_config(cls, output_dim: int, args: dict[str, tp.Any],
+                    context: ConditionerContext) -> T5Conditioner:
+        """The T5 encoder runs on the model's device (`args` may set `device` itself)."""
+        return cls(output_dim=output_dim, **{"device": context.device, **args})
 
     def __init__(self, name: str, output_dim: int, finetune: bool = False,
                  device: str | torch.device = "cpu", word_dropout: float = 0.0,

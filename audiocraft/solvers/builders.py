@@ -1,0 +1,155 @@
+"""Config -> solvers, and solvers -> exported files: what `solvers/kinds.py` registers for
+each solver kind (mirrors `models/builders.py`, which builds the models themselves).
+
+Every builder takes the composed training config (`config/config.yaml` plus a solver
+recipe) and the run folder.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
+
+from ..adversarial import ADVERSARIES
+from ..losses import LOSSES, Balancer
+from ..models import builders, loaders
+from .compression import CompressionSolver
+from .config_check import ConfigError
+from .musicgen import MusicGenSolver, SampleSettings
+from .optim import optimizer_factory, scheduler_factory
+from .token_cache import TokenCache
+
+
+def _ema(cfg: DictConfig) -> dict[str, Any]:
+    ema = cfg.optim.ema
+    return {"ema_decay": ema.decay if ema.use else None, "ema_every": ema.every}
+
+
+def check_codec_matches_lm(codec: Any, lm_card: int, lm_n_q: int, sample_rate: int) -> None:
+    """The LM predicts the codec's tokens: rates and vocabularies must agree."""
+    if codec.sample_rate != sample_rate:
+        raise ConfigError(
+            f"the compression model runs at {codec.sample_rate} Hz but `sample_rate` is "
+            f"{sample_rate}: set sample_rate={codec.sample_rate} or use a matching codec."
+        )
+    if codec.cardinality != lm_card:
+        raise ConfigError(
+            f"the compression model has {codec.cardinality} codes per codebook but the LM "
+            f"predicts {lm_card} (`transformer_lm.card`): set transformer_lm.card="
+            f"{codec.cardinality} or use a matching codec."
+        )
+    if codec.num_codebooks != lm_n_q:
+        raise ConfigError(
+            f"the compression model emits {codec.num_codebooks} codebooks but the LM models "
+            f"{lm_n_q} (`transformer_lm.n_q`): set transformer_lm.n_q={codec.num_codebooks}."
+        )
+
+
+def build_musicgen_solver(cfg: DictConfig, run_dir: Path) -> MusicGenSolver:
+    """The LM (built from `cfg`, or loaded from `continue_from`) on the frozen codec of
+    `compression_model_checkpoint`, with the optimizer, schedule, EMA, token cache and
+    sample settings of `cfg`; samples go to `run_dir/samples`."""
+    codec = loaders.load_compression_model(str(cfg.compression_model_checkpoint), device="cpu")
+    if cfg.continue_from:
+        # The loaders return models in eval mode; training needs dropout and the rest on.
+        lm = loaders.load_lm_model(str(cfg.continue_from), device="cpu").train()
+    else:
+        lm = builders.get_lm_model(cfg)
+    check_codec_matches_lm(codec, lm.card, lm.n_q, cfg.sample_rate)
+    cache = None
+    if cfg.cache.path:
+        cache = TokenCache(cfg.cache.path, write=cfg.cache.write, cardinality=codec.cardinality)
+    g = cfg.generate
+    samples = SampleSettings(every=g.every, num_samples=g.num_samples, duration=g.duration,
+                             use_sampling=g.lm.use_sampling, temp=g.lm.temp, top_k=g.lm.top_k,
+                             top_p=g.lm.top_p, cfg_coef=g.lm.cfg_coef)
+    return MusicGenSolver(lm, codec, optimizer_factory(cfg.optim), scheduler_factory(cfg),
+                          token_cache=cache, samples=samples,
+                          sample_dir=str(run_dir / "samples"), **_ema(cfg))
+
+
+def build_compression_solver(cfg: DictConfig, run_dir: Path) -> CompressionSolver:
+    """The codec (built from `cfg`, or loaded from `continue_from`) with the losses of
+    `cfg.losses` (weights > 0; each built from the section of the same name), the
+    adversary of `adversarial.adversaries` and the gradient balancer."""
+    if cfg.continue_from:
+        # In eval mode, the quantizer's codebooks would stop following the encoder.
+        model = loaders.load_compression_model(str(cfg.continue_from), device="cpu").train()
+    else:
+        model = builders.get_compression_model(cfg)
+    if model.sample_rate != cfg.sample_rate:
+        raise ConfigError(f"the compression model runs at {model.sample_rate} Hz but "
+                          f"`sample_rate` is {cfg.sample_rate}: make them agree.")
+    weights = {k: float(v) for k, v in cfg.losses.items()}
+    losses: dict[str, nn.Module] = {}
+    for name, weight in weights.items():
+        if weight > 0 and name in LOSSES:  # adv/feat are the adversary's terms
+            section = cfg.get(name)
+            kwargs = OmegaConf.to_container(section, resolve=True) if section else {}
+            losses[name] = LOSSES[name](**kwargs)  # type: ignore[arg-type]
+    adversary = disc_optimizer = None
+    if cfg.adversarial.adversaries and (weights.get("adv", 0) > 0 or weights.get("feat", 0) > 0):
+        (name,) = cfg.adversarial.adversaries  # one adversary: the MS-STFT discriminator
+        kwargs = OmegaConf.to_container(cfg[name], resolve=True)
+        adversary = ADVERSARIES.get(name, where="adversarial.adversaries")(**kwargs)  # type: ignore[arg-type]
+        disc_optimizer = optimizer_factory(cfg.optim)
+    balancer = Balancer(weights, **OmegaConf.to_container(cfg.balancer, resolve=True))  # type: ignore[arg-type]
+    return CompressionSolver(
+        model, losses, balancer, optimizer_factory(cfg.optim), scheduler_factory(cfg),
+        adversary=adversary, disc_optimizer=disc_optimizer, adv_every=cfg.adversarial.every,
+        max_norm=cfg.optim.max_norm, samples_every=cfg.generate.every,
+        num_samples=cfg.generate.num_samples, sample_dir=str(run_dir / "samples"), **_ema(cfg))
+
+
+# ---- export -------------------------------------------------------------------------------
+
+
+def exported_lm_cfg(run_cfg: DictConfig, model_cfg: DictConfig | None) -> DictConfig:
+    """The config an LM is exported with. The model's own describes its architecture (a
+    fine-tuned model keeps the one it was loaded with), but its window is that of the
+    segments this run trained it on (``dataset.segment_duration``, which MusicGen reads as
+    ``max_duration``). The run's config for models without one."""
+    if model_cfg is None:
+        return run_cfg
+    out = copy.deepcopy(model_cfg)
+    segment = OmegaConf.select(run_cfg, "dataset.segment_duration")
+    if segment is not None:
+        OmegaConf.update(out, "dataset.segment_duration", segment, force_add=True)
+    return out
+
+
+def _with_export_weights(solver: Any, write: Any) -> None:
+    """Run `write(module)` with the solver's export weights (best, else EMA) loaded in its
+    trained module, then put the live weights back."""
+    module = solver.trained_module()
+    live = {k: v.detach().clone() for k, v in module.state_dict().items()}
+    module.load_state_dict(solver.export_state())
+    try:
+        write(module)
+    finally:
+        module.load_state_dict(live)
+
+
+def export_compression_solver(cfg: DictConfig, solver: Any, export_dir: Path) -> None:
+    """`export_dir/compression_state_dict.bin`: the codec in hub format."""
+    export_dir.mkdir(parents=True, exist_ok=True)
+    _with_export_weights(solver, lambda module: loaders.export_compression(
+        module, export_dir / "compression_state_dict.bin"))
+
+
+def export_musicgen_solver(cfg: DictConfig, solver: Any, export_dir: Path) -> None:
+    """`export_dir/state_dict.bin` (the LM) and `compression_state_dict.bin` (its codec):
+    a folder `MusicGen.get_pretrained` loads."""
+    export_dir.mkdir(parents=True, exist_ok=True)
+
+    def write(module: Any) -> None:
+        loaders.export_lm(module, exported_lm_cfg(cfg, getattr(module, "cfg", None)),
+                          export_dir / "state_dict.bin")
+        loaders.export_compression(solver.compression_model,
+                                   export_dir / "compression_state_dict.bin")
+
+    _with_export_weights(solver, write)
