@@ -238,7 +238,9 @@ class FrechetAudioDistance(Metric):
             setattr(self, f"{side}_outer", getattr(self, f"{side}_outer") + x.T @ x)
             setattr(self, f"{side}_count", getattr(self, f"{side}_count") + x.shape[0])
             if side == "gen" and self.inf_correction:
-                self.gen_embeddings.append(x)
+                stored = self.gen_embeddings
+                assert isinstance(stored, list)  # a tensor only after compute's sync
+                stored.append(x)
 
     def _stats(self, side: str) -> tuple[np.ndarray, np.ndarray]:
         n = float(getattr(self, f"{side}_count"))
