@@ -18,6 +18,7 @@ import torch
 from audiocraft.data.audio_utils import convert_audio
 
 __all__ = ["WEIGHTS_ENV", "MetricUnavailable", "EmbeddingBackbone", "AudioClassifier",
+           "TextAudioBackbone",
            "weights_folder", "require_file", "to_mono"]
 
 WEIGHTS_ENV = "AUDIOCRAFT_METRICS_DIR"
@@ -105,3 +106,19 @@ class AudioClassifier(Protocol):
     min_samples: int
 
     def probabilities(self, wav: torch.Tensor) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class TextAudioBackbone(Protocol):
+    """Joint text/audio embeddings, for the CLAP score.
+
+    ``embed_text(texts) -> [B, D]`` and ``embed_clips(wav [B, C, T], sample_rate) ->
+    [B, D]`` (one embedding per clip), both L2-normalised.
+    """
+
+    name: str
+    sample_rate: int
+
+    def embed_text(self, texts: list[str]) -> torch.Tensor: ...
+
+    def embed_clips(self, wav: torch.Tensor, sample_rate: int) -> torch.Tensor: ...
