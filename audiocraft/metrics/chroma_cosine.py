@@ -50,15 +50,19 @@ class ChromaCosineSimilarity(Metric):
         self.add_state("frames", torch.zeros((), dtype=torch.float64), dist_reduce_fx="sum")
 
     def update(self, preds: torch.Tensor, melody: torch.Tensor, sample_rate: int,
-               sizes: torch.Tensor | None = None) -> None:
-        """Generated ``preds [B, C, T]`` against ``melody [B, C', T']`` at ``sample_rate``;
-        both are cut to the shorter length, and item ``i`` to ``sizes[i]`` samples."""
+               sizes: torch.Tensor | None = None, melody_sample_rate: int | None = None) -> None:
+        """Generated ``preds [B, C, T]`` at ``sample_rate`` against ``melody [B, C', T']`` at
+        ``melody_sample_rate`` (default: the same); both are cut to the shorter duration,
+        and item ``i`` to ``sizes[i]`` samples (at ``sample_rate``)."""
         if preds.dim() != 3 or melody.dim() != 3 or preds.shape[0] != melody.shape[0]:
             raise ValueError(f"Expected preds and melody [B, C, T] with the same B, got "
                              f"{tuple(preds.shape)} and {tuple(melody.shape)}.")
-        length = min(preds.shape[-1], melody.shape[-1])
-        gen = to_mono(preds[..., :length], sample_rate, self.chroma_sample_rate)  # [B, T']
-        ref = to_mono(melody[..., :length], sample_rate, self.chroma_sample_rate)
+        melody_sample_rate = melody_sample_rate or sample_rate
+        gen = to_mono(preds, sample_rate, self.chroma_sample_rate)  # [B, T']
+        ref = to_mono(melody, melody_sample_rate, self.chroma_sample_rate)
+        samples = min(gen.shape[-1], ref.shape[-1])  # at the chroma rate
+        gen, ref = gen[:, :samples], ref[:, :samples]
+        length = min(preds.shape[-1], int(samples * sample_rate / self.chroma_sample_rate))
         with torch.no_grad():
             gen_chroma = self.extractor(gen.to(self.device))  # [B, frames, n_chroma]
             ref_chroma = self.extractor(ref.to(self.device))

@@ -178,7 +178,7 @@ class FrechetAudioDistance(Metric):
         if dim is None:
             if backbone is None:
                 raise ValueError("FrechetAudioDistance needs a backbone or the embedding dim.")
-            dim = int(backbone.dim)  # type: ignore[attr-defined]
+            dim = int(backbone.dim)
         self.dim = dim
         self.inf_correction = inf_correction
         self.num_points, self.min_n, self.seed, self.eps = num_points, min_n, seed, eps
@@ -241,6 +241,20 @@ class FrechetAudioDistance(Metric):
                 stored = self.gen_embeddings
                 assert isinstance(stored, list)  # a tensor only after compute's sync
                 stored.append(x)
+
+    def reference_state(self) -> dict[str, torch.Tensor]:
+        """The reference set's running sums (``ref_sum [D]``, ``ref_outer [D, D]``,
+        ``ref_count``), to save and reuse for other runs against the same reference."""
+        return {name: getattr(self, name).detach().cpu().clone()
+                for name in ("ref_sum", "ref_outer", "ref_count")}
+
+    def load_reference_state(self, state: dict[str, torch.Tensor]) -> None:
+        """Replace the reference set by one saved with :meth:`reference_state`."""
+        if tuple(state["ref_sum"].shape) != (self.dim,):
+            raise ValueError(f"The saved reference has dim {tuple(state['ref_sum'].shape)}, "
+                             f"this metric {self.dim}: it was made with another backbone.")
+        for name in ("ref_sum", "ref_outer", "ref_count"):
+            setattr(self, name, state[name].to(self.device, torch.float64))
 
     def _stats(self, side: str) -> tuple[np.ndarray, np.ndarray]:
         n = float(getattr(self, f"{side}_count"))

@@ -53,6 +53,12 @@ def test_frames_are_weighted_and_sizes_respected():
     # Resampled input gives (nearly) the same score as input at the chroma rate.
     c16 = chord(C_MAJOR, sr=16000)
     assert _score(c16, c16, sample_rate=16000) == pytest.approx(1.0, abs=1e-6)
+    # A melody at another rate than the generated audio, and longer: cut to the shorter.
+    assert _score(c, chord(C_MAJOR, 3.0, sr=16000), sample_rate=SR,
+                  melody_sample_rate=16000) == pytest.approx(1.0, abs=1e-4)
+    mixed = ChromaCosineSimilarity()
+    mixed.update(c, chord(C_MAJOR, 3.0, sr=16000), sample_rate=SR, melody_sample_rate=16000)
+    assert float(mixed.frames) == math.ceil(c.shape[-1] / 4096)
 
 
 def test_bad_shapes_raise():

@@ -162,3 +162,17 @@ def test_metric_needs_backbone_or_dim():
         FrechetAudioDistance()
     with pytest.raises(ValueError, match="no backbone"):
         FrechetAudioDistance(dim=2).update(torch.zeros(1, 1, 10), sample_rate=16000)
+
+
+def test_reference_state_can_be_saved_and_reused(tmp_path):
+    rng = np.random.default_rng(9)
+    gen, ref = rng.standard_normal((30, 3)), rng.standard_normal((40, 3)) + 1.0
+    first = FrechetAudioDistance(dim=3)
+    first.update_embeddings(reference=torch.from_numpy(ref))
+    torch.save(first.reference_state(), tmp_path / "ref.pt")
+    second = FrechetAudioDistance(dim=3)
+    second.load_reference_state(torch.load(tmp_path / "ref.pt"))
+    second.update_embeddings(generated=torch.from_numpy(gen))
+    assert second.compute()["fad"] == pytest.approx(frechet_distance(gen, ref), rel=1e-9)
+    with pytest.raises(ValueError, match="another backbone"):
+        FrechetAudioDistance(dim=4).load_reference_state(first.reference_state())

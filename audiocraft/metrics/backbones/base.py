@@ -83,11 +83,12 @@ class EmbeddingBackbone(Protocol):
     """Audio -> embeddings, for :class:`~audiocraft.metrics.fad.FrechetAudioDistance`.
 
     ``embed(wav [B, C, T], sample_rate) -> [N, D]``: ``N`` embeddings (one per clip, or
-    one per frame of each clip, as the backbone states), float32, on the input's device.
+    one per frame of each clip, as the backbone states), float32; ``dim`` is ``D``.
     """
 
     name: str
     sample_rate: int
+    dim: int
 
     def embed(self, wav: torch.Tensor, sample_rate: int) -> torch.Tensor: ...
 
