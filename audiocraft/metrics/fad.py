@@ -13,9 +13,9 @@ imaginary part is not negligible raises (numerical garbage rather than a distanc
 float64, summed across DDP processes) for the "reference" and "generated" sets, with a
 pluggable embedding backbone (``audiocraft.metrics.backbones``). With
 ``inf_correction=True`` it also keeps the generated embeddings and reports FAD-infinity
-(Chung et al., "KAD / FAD-inf", as in fadtk): FAD on random subsets of increasing size
-``n``, a line fitted in ``1 / n`` and extrapolated to ``1 / n = 0``, which removes the
-bias of FAD towards small sets.
+(the FID-infinity of Chong & Forsyth 2020, brought to audio by fadtk, Gui et al.
+2024): FAD on random draws of increasing size ``n``, a line fitted in ``1 / n`` and
+extrapolated to ``1 / n = 0``, which removes the bias of FAD towards small sets.
 """
 
 from __future__ import annotations
@@ -123,9 +123,10 @@ def fad_inf(mu_ref: np.ndarray, sigma_ref: np.ndarray, emb: np.ndarray | torch.T
             eps: float = 1e-6) -> FADInf:
     """FAD-infinity of generated embeddings ``emb [N, D]`` against reference statistics.
 
-    FAD is measured on random subsets (without replacement, generator ``seed``) of
-    ``num_points`` sizes evenly spaced from ``min_n`` (default ``min(500, N // 2)``) to
-    ``N``; a least-squares line in ``1 / n`` gives the value at ``1 / n = 0``.
+    FAD is measured on random draws (with replacement, as fadtk; generator ``seed``) of
+    ``num_points`` sizes evenly spaced from ``min_n`` (default ``min(500, N // 2)``;
+    fadtk's is 500) to ``N``; a least-squares line in ``1 / n`` gives the value at
+    ``1 / n = 0``, and ``r2`` says how well the line fits.
     """
     x = _as_float64(emb)
     n_total = x.shape[0]
@@ -135,10 +136,10 @@ def fad_inf(mu_ref: np.ndarray, sigma_ref: np.ndarray, emb: np.ndarray | torch.T
                          f"2 points: got min_n={min_n}, N={n_total}, num_points={num_points}. "
                          "Evaluate more samples or lower min_n.")
     rng = np.random.default_rng(seed)
-    ns = sorted({int(n) for n in np.linspace(min_n, n_total, num_points)})
+    ns = [int(n) for n in np.linspace(min_n, n_total, num_points)]
     fads = []
     for n in ns:
-        subset = x[rng.choice(n_total, size=n, replace=False)]
+        subset = x[rng.choice(n_total, size=n, replace=True)]
         mu, sigma = gaussian_stats(subset)
         fads.append(frechet_distance_from_stats(mu, sigma, mu_ref, sigma_ref, eps))
     inv = 1.0 / np.asarray(ns, dtype=np.float64)
