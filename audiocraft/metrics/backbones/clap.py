@@ -12,8 +12,8 @@ training run), so CLAP numbers are not comparable with the reference's.
 
 Audio is made mono, resampled to the model's rate (48 kHz) and cut into windows of the
 feature extractor's length (10 s); a last piece shorter than ``min_seconds`` is dropped
-unless it is the whole clip. Each window is padded as the feature extractor pads
-(LAION: repeated), never truncated at random. ``embed`` gives one embedding per window,
+unless it is the whole clip. Each window is padded as the checkpoint's feature extractor
+pads (LAION: repeated), so nothing is cropped at random. ``embed`` gives one embedding per window,
 ``embed_clips`` one per clip (the mean of its normalised window embeddings, normalised).
 """
 
@@ -97,9 +97,11 @@ class ClapBackbone:
 
     def _embed_windows(self, windows: list[torch.Tensor]) -> torch.Tensor:
         """Normalised audio embeddings ``[N, D]`` of ``N`` mono windows."""
+        # The checkpoint's own truncation mode (it sets the mel filters too): it crops at
+        # random only inputs longer than a window, and no window is longer.
         inputs = self.processor.feature_extractor(
             [w.cpu().numpy() for w in windows], sampling_rate=self.sample_rate,
-            return_tensors="pt", truncation="rand_trunc")  # no window is longer: no randomness
+            return_tensors="pt")
         inputs = {k: v.to(self.device) for k, v in inputs.items()}
         with torch.no_grad():
             emb = _features(self.model.get_audio_features(**inputs))
