@@ -90,7 +90,9 @@ def test_clap_backbone_fad_and_score(metrics_dir):
     backbone = ClapBackbone(metrics_dir)
     assert isinstance(backbone, TextAudioBackbone) and backbone.sample_rate == 48000
     wav = tones([220, 440], 2.3, 32000)  # 1 s windows at 48 kHz: 1 + 1 + a 0.3 s tail
-    assert backbone.embed(wav, 32000).shape == (4, 8)  # the tail under 1 s is dropped
+    emb = backbone.embed(wav, 32000)
+    assert emb.shape == (4, 8)  # the tail under 1 s is dropped
+    torch.testing.assert_close(backbone.embed(wav, 32000), emb)  # no random crops
     clips = backbone.embed_clips(wav, 32000)
     assert clips.shape == (2, 8)
     torch.testing.assert_close(clips.norm(dim=-1), torch.ones(2))
