@@ -33,10 +33,10 @@ setup(
             "wandb>=0.16",  # the wandb logger is tested (offline mode, no account)
         ],
         "app": ["gradio>=4"],
-        # Metric backbones that transformers does not provide: VGGish (PyTorch port) for
-        # FAD. CLAP and audio classifiers come through transformers itself. Their weights
-        # are read from local files, never downloaded at run time.
-        "metrics": ["torchvggish>=0.2"],
+        # The metric backbones need no extra package: CLAP and the AudioSet classifier (AST)
+        # come through transformers, VGGish is built in (torchvggish's import needs resampy
+        # and numba, and it downloads at construction). Weights are local files only.
+        "metrics": [],
         "wandb": ["wandb>=0.16"],
     },
     entry_points={"console_scripts": ["audiocraft=audiocraft.cli:main"]},

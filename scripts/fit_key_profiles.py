@@ -10,7 +10,7 @@ them per mode, rotated to their tonic: the ``SYNTH_MAJOR`` / ``SYNTH_MINOR`` con
 ``audiocraft/metrics/music.py`` come from the defaults. Then scores the key estimator with
 those profiles and with the Krumhansl-Kessler ones on ``--check-num`` held-out pieces
 (seed ``--check-seed``): share of modes and keys read right, per mode. The measuring and
-scoring are in :mod:`audiocraft.metrics.adherence`.
+scoring are in :mod:`audiocraft.metrics.synth_scores`.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import sys
 
 import torch
 
-from audiocraft.metrics.adherence import key_accuracy, labelled_profiles
 from audiocraft.metrics.music import KEY_PROFILES, fit_key_profiles
+from audiocraft.metrics.synth_scores import key_accuracy, labelled_profiles
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,7 +5,7 @@ mode), a tempo, a four-chord progression in the key (a chord per half bar), drum
 locked to the beat, a bass on the chord roots, chords, and a melody built from chord
 tones and scale steps that starts and ends on the tonic. The labels are facts of the
 audio: a tempo estimator finds the bpm and a key estimator the key (see
-``audiocraft.metrics.music`` and the tests; ``python -m audiocraft.metrics.adherence OUT``
+``audiocraft.metrics.music`` and the tests; ``python -m audiocraft.metrics.synth_scores OUT``
 measures how many pieces of a written set agree with their labels).
 
 Command line (32 kHz mono by default)::

@@ -1,222 +1,153 @@
-"""How well audio matches the labels of the synthetic music (:mod:`audiocraft.data.synth`):
-tempo, mode and key of clips against their pieces' labels, bpm and key of each minute
-of a long piece, and how often a set of key profiles reads the keys of labelled pieces.
+"""Tempo and key adherence: does generated music follow the bpm and key it was asked for?
 
-The toy model's evaluation (``scripts/eval_toy_model.py``) and the key-profile fit
-(``scripts/fit_key_profiles.py``) are built on these. On a written set::
-
-    python -m audiocraft.metrics.adherence data/synth   # tempo and key of every piece
+Each clip's tempo and key are measured with the estimators of
+:mod:`audiocraft.metrics.music` and compared with the sample's labels (``bpm`` and
+``key`` of its ``MusicInfo`` / JSON sidecar, e.g. ``120`` and ``"A minor"``). Clips
+without a label are counted apart and left out of the rates; clips the estimator cannot
+measure (silence, too short) count as wrong and are also counted apart.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-import numpy as np
 import torch
+from torchmetrics import Metric
 
-from ..data.audio import audio_read
-from ..data.manifest import load_audio_meta
-from ..data.synth import PieceSpec, generate_piece
-from .music import (
-    compare_tempo,
-    estimate_bpm,
-    estimate_key,
-    key_scores,
-    normalize_tonic,
-    salience_profile,
-    same_key,
-)
+from audiocraft.metrics.music import compare_tempo, estimate_bpm, estimate_key, same_key
 
-TEMPO_TOLERANCE = 0.04
+__all__ = ["parse_key", "labels_of", "TempoAdherence", "KeyAdherence"]
+
+KeyLabel = str | tuple[str, str] | None
 
 
-@dataclass
-class Adherence:
-    """Share of clips whose estimated tempo/mode/key match the labels they are scored on."""
-
-    tempo: float  # within 4%
-    tempo_octave: float  # half/double/third/triple within 4%
-    mode: float
-    key: float
-    n: int
-    # Median of |estimated / labelled bpm - 1| (clips with no rhythm count as 100% off):
-    # how far the misses are, where the 4% share only says how many hit.
-    tempo_median_error: float = float("nan")
-    # Right tonic, other mode (a minor piece read as its parallel major, or the reverse).
-    key_parallel: float = float("nan")
-    # Mode and key read with the other key profiles (`Report.settings["alt_key_profiles"]`).
-    mode_alt: float = float("nan")
-    key_alt: float = float("nan")
+def parse_key(label: str | tuple[str, str]) -> tuple[str, str]:
+    """``"A minor"`` / ``"Bb major"`` / ``("A", "minor")`` -> ``(tonic, mode)``; a bare
+    tonic means major, a trailing ``m`` (``"Am"``) minor."""
+    if isinstance(label, tuple):
+        return label[0], label[1].lower()
+    parts = label.replace(":", " ").split()
+    if len(parts) == 2 and parts[1].lower() in ("major", "minor", "maj", "min"):
+        return parts[0], "minor" if parts[1].lower().startswith("min") else "major"
+    if len(parts) == 1 and parts[0]:
+        if len(parts[0]) > 1 and parts[0].endswith("m"):
+            return parts[0][:-1], "minor"
+        return parts[0], "major"
+    raise ValueError(f"Cannot read the key label {label!r}: write it like 'A minor'.")
 
 
-@dataclass
-class ClipEstimate:
-    """What the estimators measured on one clip (bpm 0 when it found no rhythm)."""
-
-    bpm: float
-    tonic: str
-    mode: str
-    # The key read with the other key profiles ("" when not measured).
-    alt_tonic: str = ""
-    alt_mode: str = ""
+def labels_of(info: Any) -> tuple[float | None, str | None]:
+    """``(bpm, key)`` of a ``MusicInfo``, a sidecar dict or any object with those fields."""
+    if isinstance(info, Mapping):
+        bpm, key = info.get("bpm"), info.get("key")
+    else:
+        bpm, key = getattr(info, "bpm", None), getattr(info, "key", None)
+    return (None if bpm in (None, "") else float(bpm)), (key or None)
 
 
-@dataclass
-class LongFormMinute:
-    """bpm and key of one minute of the long piece."""
-
-    start_s: float
-    bpm: float
-    key: str
+def _items(wav: torch.Tensor, labels: Sequence[Any]) -> list[torch.Tensor]:
+    if wav.dim() != 3 or wav.shape[0] != len(labels):
+        raise ValueError(f"Expected wav [B, C, T] and B labels, got {tuple(wav.shape)} and "
+                         f"{len(labels)} labels.")
+    return list(wav.detach().cpu())
 
 
-def estimate(wav: torch.Tensor, sample_rate: int, key_profiles: str = "synthetic",
-             alt_profiles: str | None = None) -> ClipEstimate:
-    """Tempo and key of one clip ``wav [C, T]`` (the key with ``key_profiles``, and with
-    ``alt_profiles`` too if given); silence or no rhythm gives bpm 0."""
-    try:
-        bpm = estimate_bpm(wav, sample_rate)
-    except ValueError:
-        bpm = 0.0
-    try:
-        profile = salience_profile(wav, sample_rate)
-    except ValueError:
-        return ClipEstimate(bpm, "none", "none", *(("none", "none") if alt_profiles else ()))
-    best = key_scores(profile, key_profiles)[0]
-    out = ClipEstimate(bpm, best.tonic, best.mode)
-    if alt_profiles:
-        alt = key_scores(profile, alt_profiles)[0]
-        out.alt_tonic, out.alt_mode = alt.tonic, alt.mode
-    return out
+class TempoAdherence(Metric):
+    """Share of clips whose measured tempo is the labelled one (within ``tolerance``,
+    relative), an octave of it (x2, x1/2, x3, x1/3) or wrong.
+
+    ``compute()`` returns ``{"tempo_exact", "tempo_octave", "tempo_wrong"}`` (rates over
+    labelled clips), ``tempo_count`` (labelled clips), ``tempo_unlabelled`` and
+    ``tempo_unmeasured`` (counted as wrong).
+    """
+
+    full_state_update = False
+    higher_is_better = True
+    is_differentiable = False
+    exact: torch.Tensor
+    octave: torch.Tensor
+    wrong: torch.Tensor
+    unlabelled: torch.Tensor
+    unmeasured: torch.Tensor
+
+    def __init__(self, tolerance: float = 0.04, min_bpm: float = 50.0, max_bpm: float = 220.0):
+        super().__init__()
+        self.tolerance, self.min_bpm, self.max_bpm = tolerance, min_bpm, max_bpm
+        for name in ("exact", "octave", "wrong", "unlabelled", "unmeasured"):
+            self.add_state(name, torch.zeros((), dtype=torch.float64), dist_reduce_fx="sum")
+
+    def update(self, wav: torch.Tensor, bpms: Sequence[float | None], sample_rate: int) -> None:
+        """Audio ``wav [B, C, T]`` at ``sample_rate`` and its ``B`` labelled tempos."""
+        for item, bpm in zip(_items(wav, bpms), bpms):
+            if bpm is None:
+                self.unlabelled += 1
+                continue
+            try:
+                estimate = estimate_bpm(item, sample_rate, self.min_bpm, self.max_bpm)
+            except ValueError:
+                self.unmeasured += 1
+                self.wrong += 1
+                continue
+            kind = compare_tempo(estimate, float(bpm), self.tolerance).kind
+            setattr(self, kind, getattr(self, kind) + 1)
+
+    def compute(self) -> dict[str, float]:
+        n = float(self.exact + self.octave + self.wrong)
+        if n == 0:
+            raise ValueError("Tempo adherence has no labelled clip: give bpm labels.")
+        return {"tempo_exact": float(self.exact) / n, "tempo_octave": float(self.octave) / n,
+                "tempo_wrong": float(self.wrong) / n, "tempo_count": n,
+                "tempo_unlabelled": float(self.unlabelled),
+                "tempo_unmeasured": float(self.unmeasured)}
 
 
-def _reads_key(tonic: str, mode: str, spec: PieceSpec) -> tuple[bool, bool]:
-    """(right mode, right tonic) of an estimated key against a piece's labels."""
-    right_tonic = (tonic not in ("none", "")
-                   and normalize_tonic(tonic) == normalize_tonic(spec.tonic))
-    return mode == spec.mode, right_tonic
+class KeyAdherence(Metric):
+    """Share of clips whose measured key (tonic and mode) and mode alone are the labelled
+    ones. ``method`` and ``profiles``: of :func:`~audiocraft.metrics.music.estimate_key`.
 
+    ``compute()`` returns ``{"key_accuracy", "mode_accuracy"}`` (over labelled clips),
+    ``key_count``, ``key_unlabelled`` and ``key_unmeasured`` (counted as wrong).
+    """
 
-def adherence(estimates: list[ClipEstimate], labels: list[PieceSpec]) -> Adherence:
-    """Score estimates against labels (same order)."""
-    exact = octave = mode = key = parallel = mode_alt = key_alt = 0
-    errors = []
-    for est, spec in zip(estimates, labels):
-        errors.append(abs(est.bpm / spec.bpm - 1) if est.bpm > 0 else 1.0)
-        if est.bpm > 0:
-            kind = compare_tempo(est.bpm, spec.bpm, TEMPO_TOLERANCE).kind
-            exact += kind == "exact"
-            octave += kind == "octave"
-        right_mode, right_tonic = _reads_key(est.tonic, est.mode, spec)
-        mode += right_mode
-        key += right_tonic and right_mode
-        parallel += right_tonic and not right_mode
-        right_mode, right_tonic = _reads_key(est.alt_tonic, est.alt_mode, spec)
-        mode_alt += right_mode
-        key_alt += right_tonic and right_mode
-    n = len(labels)
-    alt = all(e.alt_mode for e in estimates)
-    return Adherence(exact / n, octave / n, mode / n, key / n, n, float(np.median(errors)),
-                     parallel / n, mode_alt / n if alt else float("nan"),
-                     key_alt / n if alt else float("nan"))
+    full_state_update = False
+    higher_is_better = True
+    is_differentiable = False
+    key_right: torch.Tensor
+    mode_right: torch.Tensor
+    count: torch.Tensor
+    unlabelled: torch.Tensor
+    unmeasured: torch.Tensor
 
+    def __init__(self, method: str = "salience",
+                 profiles: str | tuple[Any, Any] = "krumhansl"):
+        super().__init__()
+        self.method, self.profiles = method, profiles
+        for name in ("key_right", "mode_right", "count", "unlabelled", "unmeasured"):
+            self.add_state(name, torch.zeros((), dtype=torch.float64), dist_reduce_fx="sum")
 
-def held_out_set(num: int, seed: int, seconds: float,
-                 sample_rate: int) -> tuple[torch.Tensor, list[PieceSpec]]:
-    """Pieces ``[N, 1, T]`` and their labels."""
-    wavs, specs = [], []
-    for i in range(num):
-        audio, spec = generate_piece(i, seed, seconds, sample_rate)
-        wavs.append(torch.from_numpy(audio).float()[None])  # [1, T]
-        specs.append(spec)
-    return torch.stack(wavs), specs
+    def update(self, wav: torch.Tensor, keys: Sequence[KeyLabel], sample_rate: int) -> None:
+        """Audio ``wav [B, C, T]`` at ``sample_rate`` and its ``B`` key labels (``"A minor"``,
+        ``("A", "minor")`` or None)."""
+        for item, label in zip(_items(wav, keys), keys):
+            if label is None:
+                self.unlabelled += 1
+                continue
+            truth = parse_key(label)
+            self.count += 1
+            try:
+                estimate = estimate_key(item, sample_rate, self.method, self.profiles)
+            except ValueError:
+                self.unmeasured += 1
+                continue
+            self.key_right += float(same_key(estimate, truth))
+            self.mode_right += float(estimate[1] == truth[1])
 
-
-def score_minutes(wav: torch.Tensor, sr: int, key_profiles: str = "synthetic"
-                  ) -> tuple[list[LongFormMinute], float, bool]:
-    """bpm and key of each minute of `wav` ``[C, T]``, their bpm spread, whether one key
-    held in every minute."""
-    minute = 60 * sr
-    out = []
-    for start in range(0, wav.shape[-1], minute):
-        part = wav[..., start: start + minute]
-        if part.shape[-1] < 10 * sr:  # a few seconds left over: too short to judge
-            break
-        est = estimate(part, sr, key_profiles)
-        out.append(LongFormMinute(start / sr, round(est.bpm, 2), f"{est.tonic} {est.mode}"))
-    bpms = np.array([m.bpm for m in out])
-    spread = float((bpms.max() - bpms.min()) / np.median(bpms)) if len(out) and bpms.min() > 0 \
-        else float("nan")
-    held = len({m.key for m in out}) == 1
-    return out, spread, held
-
-
-def labelled_profiles(num: int, seed: int, seconds: float, sample_rate: int
-                      ) -> tuple[np.ndarray, list[str], list[str]]:
-    """Salience profiles ``[num, 12]`` of rendered pieces, their tonics and modes."""
-    profiles, tonics, modes = [], [], []
-    for i in range(num):
-        audio, spec = generate_piece(i, seed, seconds, sample_rate)
-        profiles.append(salience_profile(torch.from_numpy(audio).float(), sample_rate))
-        tonics.append(normalize_tonic(spec.tonic))
-        modes.append(spec.mode)
-    return np.stack(profiles), tonics, modes
-
-
-def key_accuracy(profiles: np.ndarray, tonics: list[str], modes: list[str],
-                 refs: str | tuple[np.ndarray, np.ndarray]) -> dict[str, float]:
-    """Share of pieces whose mode / key (tonic and mode) the estimator reads right, and of
-    the major and of the minor pieces whose mode it reads right."""
-    mode_ok, key_ok = [], []
-    for p, tonic, mode in zip(profiles, tonics, modes):
-        best = key_scores(p, refs)[0]
-        mode_ok.append(best.mode == mode)
-        key_ok.append(best.mode == mode and best.tonic == tonic)
-    mode_ok_arr, modes_arr = np.array(mode_ok), np.array(modes)
-    return {
-        "mode": float(mode_ok_arr.mean()),
-        "key": float(np.mean(key_ok)),
-        "major pieces: mode": float(mode_ok_arr[modes_arr == "major"].mean()),
-        "minor pieces: mode": float(mode_ok_arr[modes_arr == "minor"].mean()),
-    }
-
-
-def check_labels(folder: str | Path) -> str:
-    """Estimate tempo and key of every piece of a set written by :mod:`audiocraft.data.synth`
-    (its ``data.jsonl`` and sidecars); summarise how many agree with their labels."""
-    out = Path(folder)
-    metas = load_audio_meta(out / "data.jsonl")
-    kinds = {"exact": 0, "octave": 0, "wrong": 0}
-    keys_ok = 0
-    for m in metas:
-        if m.info_path is None:
-            raise ValueError(f"{m.path} has no label sidecar: {out} is not a synthetic set "
-                             "(write one with python -m audiocraft.data.synth).")
-        labels = json.loads((out / str(m.info_path)).read_text())
-        wav, sr = audio_read(out / m.path)
-        match = compare_tempo(estimate_bpm(wav, sr), labels["bpm"], tolerance=0.02)
-        kinds[match.kind] += 1
-        keys_ok += same_key(estimate_key(wav, sr), (labels["tonic"], labels["mode"]))
-    n = len(metas)
-    return (f"tempo within 2%: {kinds['exact']}/{n} (octave errors {kinds['octave']}, "
-            f"wrong {kinds['wrong']}); key correct: {keys_ok}/{n}")
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m audiocraft.metrics.adherence",
-        description="Measure tempo and key of every piece of a synthetic set and compare "
-                    "them with its labels.")
-    parser.add_argument("folder", help="a set written by python -m audiocraft.data.synth")
-    args = parser.parse_args(argv)
-    print(check_labels(args.folder))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    def compute(self) -> dict[str, float]:
+        n = float(self.count)
+        if n == 0:
+            raise ValueError("Key adherence has no labelled clip: give key labels.")
+        return {"key_accuracy": float(self.key_right) / n,
+                "mode_accuracy": float(self.mode_right) / n, "key_count": n,
+                "key_unlabelled": float(self.unlabelled),
+                "key_unmeasured": float(self.unmeasured)}

@@ -1,6 +1,6 @@
 """Evaluate a text-to-music model on a held-out synthetic set with tempo and key estimators
 (the evaluation behind ``scripts/eval_toy_model.py``, its command line; the scores are in
-:mod:`audiocraft.metrics.adherence` and :mod:`audiocraft.metrics.triads`).
+:mod:`audiocraft.metrics.synth_scores` and :mod:`audiocraft.metrics.triads`).
 
     python scripts/eval_toy_model.py [--model toy] [--num 128] [--seed 1000] [--seconds 6]
         [--long-seconds 300] [--long-pieces 1] [--json outputs/toy_eval.json]
@@ -58,7 +58,8 @@ import torch
 from ..data.synth import generate_piece
 from ..losses.sisnr import si_snr
 from ..losses.spectral import MelSpectrogramL1Loss
-from ..metrics.adherence import (
+from ..metrics.music import KEY_PROFILES
+from ..metrics.synth_scores import (
     Adherence,
     ClipEstimate,
     LongFormMinute,
@@ -67,7 +68,6 @@ from ..metrics.adherence import (
     held_out_set,
     score_minutes,
 )
-from ..metrics.music import KEY_PROFILES
 from ..metrics.triads import partial_level_change, triad_quality, triad_set
 from ..models import MusicGen, loaders
 from ..models.sampling import guidance_coef_arg

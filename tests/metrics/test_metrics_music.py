@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from audiocraft.data.synth import generate_piece
-from audiocraft.metrics import adherence
+from audiocraft.metrics import synth_scores
 from audiocraft.metrics.music import (
     KK_MINOR,
     SYNTH_MAJOR,
@@ -82,7 +82,7 @@ def test_key_estimator_on_a_plain_cadence():
 @pytest.fixture(scope="module")
 def labelled_profiles():
     """(num, seed) -> salience profiles [num, 12] of 6 s pieces at 8 kHz, tonics, modes."""
-    return lambda num, seed: adherence.labelled_profiles(num, seed, 6.0, 8000)
+    return lambda num, seed: synth_scores.labelled_profiles(num, seed, 6.0, 8000)
 
 
 def test_synthetic_key_profiles_are_measured_from_training_pieces(labelled_profiles):
