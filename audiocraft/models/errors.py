@@ -1,8 +1,10 @@
-"""Errors of the checkpoint loaders, in a module of their own.
+"""Errors of the models layer, in a module of their own.
 
-Every format module (``hf_encodec.py``, ``hf_musicgen.py``) and ``loaders.py`` raise
-these; keeping them here lets the format modules sit below ``loaders.py`` (which imports
-them) without importing it back. ``audiocraft.models.loaders`` re-exports both names.
+The checkpoint errors are raised by every format module (``hf_encodec.py``,
+``hf_musicgen.py``) and by ``loaders.py``; keeping them here lets the format modules sit
+below ``loaders.py`` (which imports them) without importing it back.
+``audiocraft.models.loaders`` re-exports both names. ``InputError`` is the base of the
+errors a user's input causes (``timeline.TimelineError``).
 """
 
 from __future__ import annotations
