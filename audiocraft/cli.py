@@ -25,7 +25,7 @@ import torch
 
 from . import __version__
 from .models.errors import CheckpointError, InputError, MissingWeightsError
-from .models.longform import MELODY_POLICIES
+from .models.longform import MELODY_POLICIES, GenerationStream
 from .models.musicgen import MusicGen
 from .models.sampling import guidance_coef_arg
 from .models.timeline import (  # noqa: F401  (re-exported: the CLI's timeline readers)
@@ -215,7 +215,7 @@ def _stop_on_interrupt(stop: threading.Event) -> Any:
     return handler
 
 
-def _write(stream: Any, stems: list[Path], format: str, settings: dict[str, Any],
+def _write(stream: GenerationStream, stems: list[Path], format: str, settings: dict[str, Any],
            streaming: bool, sample_rate: int, channels: int) -> list[Path]:
     from .data.audio import audio_write, write_sidecar
     from .utils.stream_writer import StreamingAudioWriter
