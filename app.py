@@ -22,11 +22,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-# Checking and parsing the form's values lives in its own module; these names stay
-# importable from here (``app.check_inputs``, ``app.AppError``, ...).
-from audiocraft.utils.app_inputs import (  # noqa: F401  (re-exported for app.* users)
+# Checking and parsing the form's values lives beside this file (app_inputs.py); these
+# names stay importable from here (``app.check_inputs``, ``app.AppError``, ...).
+from app_inputs import (  # noqa: F401  (re-exported for app.* users)
     MAX_DURATION,
-    MELODY_POLICIES,
     AppError,
     GenerationSettings,
     Step,
@@ -263,6 +262,8 @@ def build_ui(app: MusicGenApp | None = None, **options: Any) -> Any:
     when ``app`` is None; streaming defaults to on when ffmpeg (which gradio needs to
     stream audio) is installed."""
     import gradio as gr
+
+    from audiocraft.models.longform import MELODY_POLICIES
     if app is None:
         options.setdefault("stream", shutil.which("ffmpeg") is not None)
         app = MusicGenApp(**options)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import re
 import signal
 import sys
 import threading
@@ -25,14 +24,25 @@ from typing import Any
 import torch
 
 from . import __version__
+from .models.errors import CheckpointError, InputError, MissingWeightsError
+from .models.longform import MELODY_POLICIES, GenerationStream
+from .models.musicgen import MusicGen
 from .models.sampling import guidance_coef_arg
+from .models.timeline import (  # noqa: F401  (re-exported: the CLI's timeline readers)
+    TimelineEntries,
+    TimelineError,
+    parse_timeline_text,
+    read_timeline,
+    timeline_from_entries,
+)
 
 FORMATS = ("wav", "flac", "mp3", "ogg")
 DEFAULT_MODEL = "toy"
 
 
-class UsageError(Exception):
-    """A problem with the command's input, reported without a traceback."""
+# A problem with the command's input, reported without a traceback (a bad timeline raises
+# its subclass TimelineError).
+UsageError = InputError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="toy, debug, facebook/musicgen-* or a local path (default toy)")
     gen.add_argument("--out", required=True, help="output file (e.g. song.wav)")
     gen.add_argument("--melody", help="audio file whose melody conditions the piece")
-    gen.add_argument("--melody-policy", choices=("loop", "hold", "stop"), default="loop",
+    gen.add_argument("--melody-policy", choices=MELODY_POLICIES, default="loop",
                      help="when the melody is shorter than the piece (default loop)")
     gen.add_argument("--prompt-audio", help="audio file the piece continues")
     gen.add_argument("--timeline", help='JSON file: [[0, "calm intro"], [60, "drums come in"]]')
@@ -75,111 +85,6 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--quiet", action="store_true", help="no progress bar")
     gen.set_defaults(run=run_generate)
     return parser
-
-
-TimelineEntries = list[tuple[float, str | None]]
-# The time of one timeline text line: seconds ("30", "12.5") or minutes and seconds ("1:30").
-_TIMELINE_TIME = re.compile(r"^(?:(\d+):)?(\d+(?:\.\d*)?|\.\d+)$")
-_TIMELINE_LINE_HELP = "write one 'TIME: text' line per entry, e.g. '0: calm piano' or '1:30: drums'"
-
-
-def read_timeline(path: str) -> TimelineEntries:
-    """A timeline file: a JSON list of ``[start_seconds, text]`` or
-    ``{"start": seconds, "text": text}`` entries, sorted by start time."""
-    try:
-        data = json.loads(Path(path).read_text())
-    except FileNotFoundError as err:
-        raise UsageError(f"Timeline file not found: {path}") from err
-    except (OSError, ValueError) as err:
-        raise UsageError(f"Cannot read the timeline {path} as JSON: {err}") from err
-    if not isinstance(data, list) or not data:
-        raise UsageError(f"The timeline {path} must be a non-empty JSON list of [start, text].")
-    return timeline_from_entries(data, f"in {path}", f"The timeline {path}")
-
-
-def timeline_from_entries(entries: list[Any], where: str = "",
-                          what: str = "The timeline") -> TimelineEntries:
-    """Check parsed timeline entries (``[start_seconds, text]`` lists or ``{"start":
-    seconds, "text": text}`` dicts) and return ``(start, text)`` tuples.
-
-    ``where`` and ``what`` name the source in error messages (e.g. ``"in t.json"``).
-    Raises ``UsageError`` for a malformed entry, a negative start or an unsorted list.
-    """
-    suffix = f" {where}" if where else ""
-    timeline: TimelineEntries = []
-    for entry in entries:
-        if isinstance(entry, dict) and "start" in entry:
-            start, text = entry["start"], entry.get("text")
-        elif isinstance(entry, list | tuple) and len(entry) == 2:
-            start, text = entry
-        else:
-            raise UsageError(
-                f"Bad timeline entry {entry!r}{suffix}: use [start_seconds, text] or "
-                '{"start": seconds, "text": text}.')
-        if (isinstance(start, bool) or not isinstance(start, int | float)
-                or not (text is None or isinstance(text, str))):
-            raise UsageError(f"Bad timeline entry {entry!r}{suffix}: start must be a number.")
-        if not 0 <= start < float("inf"):
-            raise UsageError(
-                f"Bad timeline entry {entry!r}{suffix}: start must be >= 0 seconds.")
-        timeline.append((float(start), text))
-    starts = [start for start, _ in timeline]
-    if any(b <= a for a, b in zip(starts, starts[1:])):
-        raise UsageError(f"{what} is not sorted by time: starts {starts}. "
-                         "List the entries in increasing start time.")
-    return timeline
-
-
-def parse_timeline_text(text: str) -> TimelineEntries:
-    """A timeline written as text, one ``TIME: text`` line per entry, sorted by time.
-
-    ``TIME`` is seconds (``30``, ``12.5``) or minutes and seconds (``1:30``). Blank
-    lines and lines starting with ``#`` are skipped; an empty text is an error. Returns
-    ``[]`` for a text with no entries. Raises ``UsageError`` naming the bad line.
-    """
-    entries: list[Any] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        entry = _timeline_line(line)
-        if entry is None:
-            raise UsageError(f"Timeline line {number} ({line!r}) is not 'TIME: text': "
-                             f"{_TIMELINE_LINE_HELP}.")
-        start, description = entry
-        if start < 0:
-            raise UsageError(f"Timeline line {number} ({line!r}): start times must be >= 0.")
-        if not description:
-            raise UsageError(
-                f"Timeline line {number} ({line!r}) has no text after the time: add what "
-                "should play from then on.")
-        entries.append([start, description])
-    return timeline_from_entries(entries)
-
-
-def _timeline_line(line: str) -> tuple[float, str] | None:
-    """``(start_seconds, text)`` of one ``TIME: text`` line, or None if it is not one.
-    The time is everything up to the first ':' not followed by a digit, so "0:30 drums"
-    is an error rather than text "30 drums" at 0 s."""
-    sign = -1.0 if line.startswith("-") else 1.0
-    body = line[1:] if sign < 0 else line
-    head = 0
-    while head < len(body) and (body[head].isdigit() or body[head] in ".:"):
-        head += 1
-    time, rest = body[:head], body[head:].lstrip()
-    if time.endswith(":"):
-        time = time[:-1]
-    elif rest.startswith(":"):
-        rest = rest[1:]
-    else:
-        return None
-    match = _TIMELINE_TIME.match(time)
-    if match is None:
-        return None
-    minutes, seconds = match.groups()
-    if minutes is not None and float(seconds) >= 60:
-        return None
-    return sign * (60 * int(minutes or 0) + float(seconds)), rest.strip()
 
 
 def _read_audio(path: str, what: str) -> tuple[torch.Tensor, int]:
@@ -241,7 +146,6 @@ def run_generate(args: argparse.Namespace) -> int:
             raise UsageError(f"--threads must be >= 1, got {args.threads}.")
         torch.set_num_threads(args.threads)
 
-    from .models.musicgen import MusicGen
     model = MusicGen.get_pretrained(args.model, device=args.device)
     if args.window is not None:
         if not 0 < args.window <= model.max_duration:
@@ -311,7 +215,7 @@ def _stop_on_interrupt(stop: threading.Event) -> Any:
     return handler
 
 
-def _write(stream: Any, stems: list[Path], format: str, settings: dict[str, Any],
+def _write(stream: GenerationStream, stems: list[Path], format: str, settings: dict[str, Any],
            streaming: bool, sample_rate: int, channels: int) -> list[Path]:
     from .data.audio import audio_write, write_sidecar
     from .utils.stream_writer import StreamingAudioWriter
@@ -347,7 +251,6 @@ def _write(stream: Any, stems: list[Path], format: str, settings: dict[str, Any]
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``audiocraft`` console script."""
     args = build_parser().parse_args(argv)
-    from .models.loaders import CheckpointError, MissingWeightsError
     try:
         return int(args.run(args))
     except (UsageError, MissingWeightsError, CheckpointError, ValueError) as err:

@@ -11,6 +11,8 @@ from .spectral import MelSpectrogramL1Loss, MRSTFTLoss, MultiScaleMelSpectrogram
 
 # Registry: loss name -> class. `l1`/`l2` take no arguments, the others their own config
 # section of the same name (e.g. `mel:` holds MelSpectrogramL1Loss's arguments).
+SISNR = SISNRLoss  # the reference audiocraft's name
+
 LOSSES: Registry[type[nn.Module]] = Registry("loss")
 LOSSES.add("l1", nn.L1Loss)
 LOSSES.add("l2", nn.MSELoss)
@@ -27,6 +29,7 @@ __all__ = [
     "MRSTFTLoss",
     "MelSpectrogramL1Loss",
     "MultiScaleMelSpectrogramLoss",
+    "SISNR",
     "SISNRLoss",
     "si_snr",
 ]

@@ -1,5 +1,27 @@
-"""Composed models and their user API: ``MusicGen`` (see musicgen.py)."""
+"""Composed models and their user API.
 
+The reference audiocraft's import paths work: ``from audiocraft.models import MusicGen,
+EncodecModel, CompressionModel, LMModel`` and ``from audiocraft.models import builders,
+loaders``. ``BaseGenModel`` (genmodel.py) is the generic generation model MusicGen
+specialises; ``CheckpointError`` and ``MissingWeightsError`` are what loading raises.
+"""
+
+from . import builders, loaders
+from .encodec import CompressionModel, EncodecModel, InterleaveStereoCompressionModel
+from .errors import CheckpointError, MissingWeightsError
+from .genmodel import BaseGenModel
+from .lm import LMModel
 from .musicgen import MusicGen
 
-__all__ = ["MusicGen"]
+__all__ = [
+    "BaseGenModel",
+    "CheckpointError",
+    "CompressionModel",
+    "EncodecModel",
+    "InterleaveStereoCompressionModel",
+    "LMModel",
+    "MissingWeightsError",
+    "MusicGen",
+    "builders",
+    "loaders",
+]

@@ -112,14 +112,6 @@ class CompressionModel(ABC, nn.Module):
     def set_num_codebooks(self, n: int) -> None:
         """Use only the first `n` codebooks from now on (encode returns `n`)."""
 
-    @staticmethod
-    def get_pretrained(name: str, device: torch.device | str = "cpu") -> CompressionModel:
-        """`debug`, a hub file, an HF folder or a cached hub id (see
-        `loaders.load_compression_model`)."""
-        from .loaders import load_compression_model
-
-        return load_compression_model(name, device=device)
-
     def check_audio(self, x: torch.Tensor, sample_rate: int | None = None) -> None:
         """Raise a clear error for audio this model cannot encode."""
         if x.dim() != 3:

@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from ..modules.conv import StreamableConvTranspose1d
 from .builders import dict_from_config
 from .encodec import EncodecModel
-from .loaders import CheckpointError
+from .errors import CheckpointError
 
 _HF_WEIGHT_RENAMES = {
     "parametrizations.weight.original0": "weight_g",

@@ -32,6 +32,7 @@ alike ([0, 0, 1, 1, ...]). Ours is the same LM with that delay pattern, and
 
 from __future__ import annotations
 
+import json
 import logging
 import typing as tp
 from pathlib import Path
@@ -195,8 +196,6 @@ def _text_conditioner(folder: Path, config: dict[str, tp.Any], state: dict[str, 
 
 def _chroma_conditioner(folder: Path, config: dict[str, tp.Any],
                         state: dict[str, torch.Tensor], dim: int) -> ChromaStemConditioner:
-    import json
-
     sample_rate = int(config["audio_encoder"].get("sampling_rate", 32000))
     n_fft, hop = DEFAULT_CHROMA_NFFT, DEFAULT_CHROMA_HOP
     pre = folder / "preprocessor_config.json"
@@ -224,8 +223,6 @@ def build_lm_from_hf(folder: str | Path, config: dict[str, tp.Any],
                      state: dict[str, torch.Tensor]) -> LMModel:
     """Our LMModel (with its T5 / chroma conditioners) from a transformers MusicGen folder's
     config dict and full state dict. Guidance defaults to the folder's generation config."""
-    import json
-
     folder = Path(folder)
     if not is_hf_musicgen_config(config):
         raise ValueError(f"{folder} is not a transformers MusicGen folder (model_type "

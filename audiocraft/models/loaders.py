@@ -24,6 +24,9 @@ from torch import nn
 
 from . import builders
 from .encodec import CompressionModel, EncodecModel
+from .errors import CheckpointError, MissingWeightsError
+from .hf_encodec import encodec_to_hf_config, hf_encodec_to_cfg, hf_key_to_ours, our_key_to_hf
+from .hf_musicgen import build_lm_from_hf, hf_musicgen_codec, is_hf_musicgen_config
 from .hub import (  # noqa: F401  (re-exported: callers find weights through loaders)
     TOY_MODEL_DIR,
     candidate_locations,
@@ -32,18 +35,11 @@ from .hub import (  # noqa: F401  (re-exported: callers find weights through loa
     missing_weights_message,
     resolve_hf_folder,
 )
+from .lm import LMModel
 
 # ---- shared: reading files (finding them is hub.py's job) ----
 
 HF_WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
-
-
-class CheckpointError(ValueError):
-    """A checkpoint file exists but cannot be used (truncated, corrupt or of the wrong kind)."""
-
-
-class MissingWeightsError(FileNotFoundError):
-    """No weights were found for a name or path; the message lists where we looked."""
 
 
 def torch_load(path: str | os.PathLike) -> Any:
@@ -128,7 +124,6 @@ def read_hf_state_dict(folder: str | os.PathLike) -> dict[str, torch.Tensor]:
 # ---- compression model ----
 
 COMPRESSION_HUB_FILE = "compression_state_dict.bin"
-
 
 
 def load_compression_model_ckpt(name_or_path: str | os.PathLike) -> dict[str, Any]:
@@ -223,8 +218,6 @@ def load_hf_encodec(folder: str | os.PathLike) -> EncodecModel:
     """Our `EncodecModel` from a transformers folder: an EnCodec model (`model_type: encodec`)
     or a MusicGen model, whose `audio_encoder` sub-config and `audio_encoder.*` weights hold
     the codec. Eval mode, CPU."""
-    from .hf_encodec import hf_encodec_to_cfg, hf_key_to_ours
-
     hf = read_hf_config(folder)
     prefix = ""
     if hf.get("model_type") != "encodec":
@@ -256,8 +249,6 @@ def load_hf_compression_model(folder: str | os.PathLike) -> CompressionModel:
     """The codec of a transformers folder as its MusicGen uses it: `load_hf_encodec`, wrapped
     in `InterleaveStereoCompressionModel` (left/right codebooks interleaved per codebook) for
     a stereo MusicGen (`decoder.audio_channels: 2`). Eval mode, CPU."""
-    from .hf_musicgen import hf_musicgen_codec
-
     return hf_musicgen_codec(load_hf_encodec(folder), read_hf_config(folder), str(folder))
 
 
@@ -296,8 +287,6 @@ def export_compression_hf(model: EncodecModel, folder: str | os.PathLike) -> Pat
         raise ValueError(
             "Only a mono/stereo EncodecModel (not an interleaved wrapper) exports to transformers."
         )
-    from .hf_encodec import encodec_to_hf_config, our_key_to_hf
-
     hf = encodec_to_hf_config(model, _model_cfg(model))
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -335,7 +324,9 @@ def load_lm_model_ckpt(name_or_path: str | os.PathLike) -> dict[str, Any]:
     return pkg
 
 
-def load_lm_model(name_or_path: str | os.PathLike, device: torch.device | str = "cpu"):
+def load_lm_model(
+    name_or_path: str | os.PathLike, device: torch.device | str = "cpu"
+) -> LMModel:
     """Load a language model (LMModel with its conditioners), with no network, in eval mode.
 
     `name_or_path` may be:
@@ -365,7 +356,7 @@ def load_lm_model(name_or_path: str | os.PathLike, device: torch.device | str = 
 
 def lm_model_from_hub_dict(
     pkg: dict[str, Any], source: str = "checkpoint", device: torch.device | str = "cpu"
-):
+) -> LMModel:
     """Build the LM of `pkg['xp.cfg']` (float32 on `device`) and load `pkg['best_state']`.
 
     Tolerated: stale keys of reference exports (`_STALE_LM_KEYS`, renamed `_RENAMED_LM_KEYS`)
@@ -440,22 +431,20 @@ def export_lm(
 def is_hf_musicgen(name_or_path: str | os.PathLike) -> bool:
     """True when `name_or_path` resolves (locally or in the HF cache) to a transformers
     MusicGen or MusicGen-Melody folder (config.json with model_type musicgen[_melody])."""
-    from .hf_musicgen import is_hf_musicgen_config
-
     folder = resolve_hf_folder(name_or_path)
     if folder is None or not (folder / "config.json").is_file():
         return False
     return is_hf_musicgen_config(read_hf_config(folder))
 
 
-def load_hf_musicgen_lm(name_or_path: str | os.PathLike, device: str | torch.device = "cpu"):
+def load_hf_musicgen_lm(
+    name_or_path: str | os.PathLike, device: str | torch.device = "cpu"
+) -> LMModel:
     """Our LMModel (T5 and, for melody models, chroma conditioners included) from a
     transformers MusicGen/MusicGen-Melody folder or cached hub id, mono or stereo (the
     stereo delay pattern [0, 0, 1, 1, ...] over interleaved codebooks). Cross-attention masks
     padded text, as transformers does. Raises MissingWeightsError when nothing local
     matches."""
-    from .hf_musicgen import build_lm_from_hf
-
     folder = resolve_hf_folder(name_or_path)
     if folder is None:
         raise MissingWeightsError(missing_weights_message(name_or_path, "a MusicGen folder"))

@@ -16,8 +16,9 @@ to the CPU and their audio is handed out as soon as it is decoded, so memory is 
 by the window, not by the piece.
 
 The engine takes the LM and the compression model as objects (anything with the
-``LMModel.generate`` and ``CompressionModel`` interfaces), plus a ``ConditionBuilder``
-that turns a window's texts and melody slices into the LM's condition objects.
+``LMModel.generate`` and ``CompressionModel`` interfaces: ``LanguageModelLike`` and
+``CompressionModelLike``), plus a ``ConditionBuilder`` that turns a window's texts and
+melody slices into the LM's condition objects.
 """
 
 from __future__ import annotations
@@ -25,12 +26,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args
 
 import torch
 
+if TYPE_CHECKING:
+    from ..modules.conditioners import ConditioningAttributes
+
+# What windows past the end of a melody shorter than the piece get (see ``slice_melody``).
+# The one list of policies: the API, the CLI's choices and the app all read it from here.
 MelodyPolicy = Literal["loop", "hold", "stop"]
-MELODY_POLICIES: tuple[str, ...] = ("loop", "hold", "stop")
+MELODY_POLICIES: tuple[str, ...] = get_args(MelodyPolicy)
 
 # (start_seconds, text) entries of one sample, sorted by time.
 Timeline = Sequence[tuple[float, "str | None"]]
@@ -40,7 +47,9 @@ ProgressCallback = Callable[[float, float], "bool | None"]
 
 # Turns one window's per-sample texts and melody slices ([C, T] at the model's sample
 # rate, or None for no melody) into the LM's per-sample condition objects.
-ConditionBuilder = Callable[[list["str | None"], list["torch.Tensor | None"]], list[Any]]
+ConditionBuilder = Callable[
+    [list["str | None"], list["torch.Tensor | None"]], list["ConditioningAttributes"]
+]
 
 
 def _frames(seconds: float, frame_rate: float) -> int:
@@ -177,10 +186,52 @@ class StreamDecoder(Protocol):
 
     def __enter__(self) -> StreamDecoder: ...
 
-    def __exit__(self, *exc: object) -> None: ...
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
 
 
-def open_stream_decoder(compression_model: Any) -> StreamDecoder:
+class CompressionModelLike(Protocol):
+    """What the engine needs of a codec (every ``CompressionModel`` has it): its rates,
+    channels and codebooks in use, and a streaming decoder of codes ``[B, K, T_f]``."""
+
+    @property
+    def frame_rate(self) -> float: ...
+
+    @property
+    def sample_rate(self) -> int: ...
+
+    @property
+    def channels(self) -> int: ...
+
+    @property
+    def num_codebooks(self) -> int: ...
+
+    def stream_decoder(self) -> StreamDecoder: ...
+
+    def parameters(self) -> Iterator[torch.nn.Parameter]:
+        """Where the codec runs (an object without parameters decodes on the CPU)."""
+        ...
+
+
+class LanguageModelLike(Protocol):
+    """What the engine needs of a language model (``LMModel`` has it): ``generate``
+    returning codes ``[B, K, max_gen_len]``, the prompt ``[B, K, P]`` included."""
+
+    def generate(
+        self, prompt: torch.Tensor | None = None,
+        conditions: list[ConditioningAttributes] | None = None,
+        num_samples: int | None = None, max_gen_len: int = 256, use_sampling: bool = True,
+        temp: float = 1.0, top_k: int = 250, top_p: float = 0.0,
+        cfg_coef: float | Sequence[float] | None = None, two_step_cfg: bool | None = None,
+        cfg_coef_beta: float | None = None, remove_prompts: bool = False, check: bool = False,
+        callback: Callable[[int, int], None] | None = None,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor: ...
+
+
+def open_stream_decoder(compression_model: CompressionModelLike) -> StreamDecoder:
     """The compression model's streaming decoder (every ``CompressionModel`` has one)."""
     if not hasattr(compression_model, "stream_decoder"):
         raise TypeError(
@@ -275,7 +326,8 @@ class LongformGenerator:
     """
 
     def __init__(
-        self, lm: Any, compression_model: Any, condition_builder: ConditionBuilder,
+        self, lm: LanguageModelLike, compression_model: CompressionModelLike,
+        condition_builder: ConditionBuilder,
         max_duration: float, stride: float, generation_params: dict[str, Any] | None = None,
     ):
         self.lm = lm
@@ -329,7 +381,7 @@ class LongformGenerator:
 
     def window_conditions(
         self, request: LongformRequest, window: Window, single: bool
-    ) -> list[Any]:
+    ) -> list[ConditioningAttributes]:
         """The LM conditions of one window: each sample's text active where the window's
         new audio starts, and its melody from the window's absolute start time."""
         n = request.num_samples

@@ -1,9 +1,13 @@
-"""Validation and parsing of the Gradio app's requests (``app.py``).
+"""Validation and parsing of the Gradio app's requests (``app.py``, beside it).
 
 Every value the form (or an API client) sends is checked here, cheaply: nothing reads a
 file or loads a model until ``read_audio_input``. Every bad input becomes an ``AppError``
 whose message says what to do; the UI shows it and the server keeps running. ``app.py``
 imports these names back, so ``app.check_inputs``, ``app.AppError`` etc. still work.
+
+Like the app, this module uses only the package's model-layer functions (timeline
+parsing, guidance parsing, the melody policies, audio reading). It imports them where
+they are used, so that ``import app`` stays cheap (no torch until a request comes).
 """
 
 import math
@@ -17,7 +21,6 @@ MAX_DURATION = 600.0  # seconds: the default cap on one request (--max-duration)
 MAX_TEXT_CHARS = 2000
 MAX_TIMELINE_CHARS = 20000
 MAX_SEED = 2**63 - 1
-MELODY_POLICIES = ("loop", "hold", "stop")
 
 
 class AppError(ValueError):
@@ -100,9 +103,9 @@ def _optional_seconds(value: Any, name: str) -> float | None:
 
 
 def parse_timeline(text: str | None) -> list[tuple[float, str | None]] | None:
-    """The timeline box: ``TIME: text`` lines (see ``audiocraft.cli.parse_timeline_text``),
-    or None when it holds no entry."""
-    from audiocraft.cli import UsageError, parse_timeline_text
+    """The timeline box: ``TIME: text`` lines (see
+    ``audiocraft.models.timeline.parse_timeline_text``), or None when it holds no entry."""
+    from audiocraft.models.timeline import TimelineError, parse_timeline_text
     if text is None or not text.strip():
         return None
     if len(text) > MAX_TIMELINE_CHARS:
@@ -110,7 +113,7 @@ def parse_timeline(text: str | None) -> list[tuple[float, str | None]] | None:
                        f"{MAX_TIMELINE_CHARS}.")
     try:
         return parse_timeline_text(text) or None
-    except UsageError as err:
+    except TimelineError as err:
         raise AppError(str(err)) from err
 
 
@@ -162,6 +165,7 @@ def check_inputs(model: Any, text: Any, timeline: Any, melody: Any, prompt_audio
         raise AppError(f"The temperature must be >= 0 (0 is greedy, 1 the default), "
                        f"got {temp:g}.")
     cfg = parse_cfg_coef(cfg_coef)
+    from audiocraft.models.longform import MELODY_POLICIES
     policy = str(melody_policy or "loop")
     if policy not in MELODY_POLICIES:
         raise AppError(f"The melody policy must be one of {', '.join(MELODY_POLICIES)}, "
