@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 import typing as tp
-from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -24,6 +23,8 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from .activations import get_activation_fn, is_glu
+from .decode_step import layer_step, supports_fast_step
+from .kv_cache import KVCache, LayerCache
 
 POSITIONAL_EMBEDDINGS = ("sin", "rope", "sin_rope", "none")
 NORMS = ("layer_norm", "rms_norm")
@@ -98,41 +99,6 @@ def create_norm_fn(norm: str, dim: int) -> nn.Module:
     raise ValueError(f"Unknown norm {norm!r}; choose one of {list(NORMS)}.")
 
 
-@dataclass
-class LayerCache:
-    """Cached tensors of one layer: self-attention keys/values [B, H_kv, capacity, Dh]
-    (filled up to the owning KVCache's offset) and cross-attention keys/values
-    [B, H_kv, Tc, Dh] with their additive mask, computed once."""
-
-    keys: torch.Tensor | None = None
-    values: torch.Tensor | None = None
-    cross_keys: torch.Tensor | None = None
-    cross_values: torch.Tensor | None = None
-    cross_mask: torch.Tensor | None = None
-
-
-@dataclass
-class KVCache:
-    """Key/value cache of one generation pass (one per batch of sequences).
-
-    Args:
-        extra_steps: steps that later calls may add after the first one; buffers hold
-            the first call's length plus this.
-    Attributes:
-        offset: number of steps already in the cache (the position of the next step).
-    """
-
-    extra_steps: int
-    offset: int = 0
-    capacity: int = 0
-    layers: list[LayerCache] = field(default_factory=list)
-
-    def layer(self, index: int) -> LayerCache:
-        while len(self.layers) <= index:
-            self.layers.append(LayerCache())
-        return self.layers[index]
-
-
 class MultiheadAttention(nn.Module):
     """Self- or cross-attention with a packed input projection `in_proj_weight`.
 
@@ -169,11 +135,19 @@ class MultiheadAttention(nn.Module):
         proj = nn.Linear(dim, dim + 2 * self.kv_dim, bias=bias)
         self.in_proj_weight = proj.weight
         self.in_proj_bias = proj.bias
+        # Replacements of the packed projection for sampling in another precision
+        # (models/precision.py): "qkv" (self-attention), "q" and "kv" (cross-attention).
+        # Empty by default, so it adds nothing to the state dict.
+        self.in_proj_modules = nn.ModuleDict()
         self.out_proj = nn.Linear(dim, dim, bias=bias)
         self.q_layer_norm = nn.LayerNorm(dim) if qk_layer_norm else None
         self.k_layer_norm = nn.LayerNorm(dim) if qk_layer_norm else None
 
-    def _project(self, x: torch.Tensor, part: slice) -> torch.Tensor:
+    def _project(self, x: torch.Tensor, part: slice, name: str) -> torch.Tensor:
+        """x [B, T, D] through rows `part` of the packed projection (module `name` of
+        `in_proj_modules` when the precision replaced it)."""
+        if self.in_proj_modules:
+            return tp.cast(torch.Tensor, self.in_proj_modules[name](x))
         bias = self.in_proj_bias[part] if self.in_proj_bias is not None else None
         return F.linear(x, self.in_proj_weight[part], bias)
 
@@ -203,11 +177,11 @@ class MultiheadAttention(nn.Module):
         """
         B, T, D = x.shape
         if self.cross_attention:
-            q = self._project(x, slice(0, D))  # [B, T, D]
+            q = self._project(x, slice(0, D), "q")  # [B, T, D]
         else:
             # One matmul over the whole projection: slicing the weight three times would
             # also cost three full-size zero-filled weight gradients in training.
-            qkv = F.linear(x, self.in_proj_weight, self.in_proj_bias)  # [B, T, D + 2 Dkv]
+            qkv = self._project(x, slice(None), "qkv")  # [B, T, D + 2 Dkv]
             q, k_new, v_new = qkv.split([D, self.kv_dim, self.kv_dim], dim=-1)
         if self.q_layer_norm is not None:
             q = self.q_layer_norm(q)
@@ -249,7 +223,7 @@ class MultiheadAttention(nn.Module):
         if source is None:
             raise ValueError("Cross-attention needs a source (the cross-attention conditions).")
         D, Dkv = self.dim, self.kv_dim
-        k, v = self._project(source, slice(D, D + 2 * Dkv)).split([Dkv, Dkv], dim=-1)
+        k, v = self._project(source, slice(D, D + 2 * Dkv), "kv").split([Dkv, Dkv], dim=-1)
         k, v = self._keys_values(k, v)  # [B, H_kv, Tk, Dh]
         mask = None
         if key_padding_mask is not None:
@@ -385,6 +359,10 @@ class StreamingTransformer(nn.Module):
             attention always uses torch SDPA (same results), xpos must stay False.
     """
 
+    # Decoding steps (cached calls after the first) skip the module calls of the layers
+    # that allow it (see decode_step.py); same results, less Python. Off: always modules.
+    fast_decode: bool = True
+
     def __init__(self, d_model: int, num_heads: int, num_layers: int, dim_feedforward: int = 2048,
                  dropout: float = 0.0, activation: str = "gelu", bias_ff: bool = True,
                  bias_attn: bool = True, causal: bool = False, past_context: int | None = None,
@@ -446,6 +424,17 @@ class StreamingTransformer(nn.Module):
         mask = cross_attention_mask if self.cross_attention_mask else None
         if cache is not None:
             self._allocate(cache, x)
+        if cache is not None and offset > 0 and not self.training and self.fast_decode:
+            # Decoding: the cross-attention keys/values are cached since the first call.
+            for index, layer in enumerate(self.layers):
+                layer = tp.cast(StreamingTransformerLayer, layer)
+                if supports_fast_step(layer):
+                    x = layer_step(layer, x, cache.layers[index], offset)
+                else:
+                    x = layer(x, cross_attention_src, mask, cache=cache.layers[index],
+                              offset=offset)
+            cache.offset += T
+            return x
         for index, layer in enumerate(self.layers):
             layer_cache = cache.layer(index) if cache is not None else None
             if self.checkpointing == "torch" and self.training and cache is None:
