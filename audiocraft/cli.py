@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
     gen.add_argument("--threads", type=int,
                      help="CPU threads for torch (small models run fastest on 1; default torch's)")
+    gen.add_argument("--precision", choices=("float32", "bfloat16", "float16", "int8"),
+                     default="float32", help="LM precision for sampling: float32 (exact, "
+                     "default), bfloat16, float16, int8 (CPU); see README, Performance")
     gen.add_argument("--stream", action="store_true",
                      help="write audio as it is made (bounded memory; no loudness normalisation)")
     gen.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -242,7 +245,7 @@ def run_generate(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
 
     from .models.musicgen import MusicGen
-    model = MusicGen.get_pretrained(args.model, device=args.device)
+    model = MusicGen.get_pretrained(args.model, device=args.device, precision=args.precision)
     if args.window is not None:
         if not 0 < args.window <= model.max_duration:
             raise UsageError(
@@ -264,7 +267,8 @@ def run_generate(args: argparse.Namespace) -> int:
     settings: dict[str, Any] = {
         "title": args.prompt or (timeline[0][1] if timeline else None) or "audiocraft",
         "software": f"audiocraft {__version__}",
-        "model": args.model, "prompt": args.prompt, "timeline": timeline,
+        "model": args.model, "precision": args.precision,
+        "prompt": args.prompt, "timeline": timeline,
         "duration": args.duration, "seed": seed, "top_k": args.top_k, "top_p": args.top_p,
         "temperature": args.temperature, "cfg_coef": model.generation_params["cfg_coef"],
         "extend_stride": model.extend_stride, "window": model.max_duration,

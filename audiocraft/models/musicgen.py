@@ -79,7 +79,8 @@ class MusicGen:
 
     @staticmethod
     def get_pretrained(name: str = "facebook/musicgen-melody",
-                       device: str | torch.device | None = None) -> MusicGen:
+                       device: str | torch.device | None = None,
+                       precision: str = "float32") -> MusicGen:
         """Load a model by name or path, with no network.
 
         Names: ``debug`` (tiny random weights, for tests), ``toy`` (the model shipped
@@ -87,13 +88,19 @@ class MusicGen:
         stereo-*}`` (from the HF cache), or a local folder or file in the audiocraft hub
         format (``state_dict.bin`` + ``compression_state_dict.bin``) or the Hugging Face
         transformers format (``config.json`` + weights).
+
+        ``precision``: the LM's precision for sampling, ``float32`` (exact), ``bfloat16``,
+        ``float16`` or ``int8`` (CPU); applied after the float32 weights load (see
+        ``models/precision.py``).
         """
+        from .precision import apply_precision, check_precision
+        check_precision(precision)
         if device is None:
             device = "cuda" if torch.cuda.is_available() else "cpu"
         if name == "debug":
             from .builders import get_debug_compression_model, get_debug_lm_model
-            return MusicGen(name, get_debug_compression_model(device), get_debug_lm_model(device),
-                            max_duration=30)
+            lm = apply_precision(get_debug_lm_model(device), precision)
+            return MusicGen(name, get_debug_compression_model(device), lm, max_duration=30)
         # "toy" resolves to the shipped files (hub.TOY_MODEL_DIR) in the loaders, which
         # say how to build them when they are missing.
         source = _SHORT_NAMES.get(name, name)
@@ -109,7 +116,7 @@ class MusicGen:
                 melody.match_len_on_eval = True
             if hasattr(melody, "use_masking"):
                 melody.use_masking = False
-        return MusicGen(name, compression_model, lm)
+        return MusicGen(name, compression_model, apply_precision(lm, precision))
 
     # ---- properties and settings ----
 

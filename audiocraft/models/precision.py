@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import typing as tp
 import warnings
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -31,6 +32,12 @@ from ..modules.transformer import MultiheadAttention
 from .lm import LMModel
 
 PRECISIONS: tuple[str, ...] = ("float32", "bfloat16", "float16", "int8")
+# The deviation each lossy precision is allowed on the models the tests build (tiny and
+# random): (largest relative RMS error of the guided logits, smallest share of greedy
+# tokens that match float32's), both over the float32 greedy decoding (`measure_deviation`).
+# README, Performance, gives what musicgen-small sizes measure.
+DEVIATION_BOUNDS: dict[str, tuple[float, float]] = {
+    "bfloat16": (0.05, 0.9), "float16": (0.01, 0.97), "int8": (0.1, 0.85)}
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -172,3 +179,65 @@ def decoder_weight_bytes(lm: LMModel) -> int:
         else:
             total += _linear_bytes(module)
     return total
+
+
+# ---- how far a lossy precision moves the model ----
+
+@dataclass
+class Deviation:
+    """How a converted LM's guided logits differ from the float32 LM's on the same
+    sequence (the float32 LM's greedy decoding, fed to both step by step with the KV
+    cache, as in sampling).
+
+    Attributes:
+        logit_error: RMS of (logits - float32 logits) over the RMS of the float32 logits.
+        max_logit_error: the largest absolute difference.
+        agreement: share of predicted codes (steps x codebooks) whose argmax matches the
+            float32 LM's (its greedy token).
+        steps: frames decoded.
+    """
+
+    logit_error: float
+    max_logit_error: float
+    agreement: float
+    steps: int
+
+
+@torch.no_grad()
+def guided_step_logits(lm: LMModel, conditions: list[tp.Any],
+                       sequence: torch.Tensor) -> torch.Tensor:
+    """The guided logits ``lm.generate`` samples from, for a given pattern sequence
+    [B, K, S] fed one step at a time through the KV cache: [B, K, S, card], position s
+    predicting step s + 1."""
+    from ..modules.kv_cache import KVCache
+
+    B, _, S = sequence.shape
+    passes = lm._guidance_passes(conditions, B, lm.two_step_cfg, None)
+    for p in passes:
+        p.cache = KVCache(extra_steps=S)
+    coef = lm.cfg_coef if isinstance(lm.cfg_coef, float) else torch.tensor(lm.cfg_coef)[:, None]
+    steps = [lm._guided_logits(sequence[..., s:s + 1], passes, coef, None).float()
+             for s in range(S)]  # [B, K, card] each
+    return torch.stack(steps, dim=2)
+
+
+@torch.no_grad()
+def measure_deviation(reference: LMModel, lm: LMModel, conditions: list[tp.Any],
+                      steps: int, reference_logits: torch.Tensor | None = None
+                      ) -> tuple[Deviation, torch.Tensor]:
+    """Compare ``lm`` (converted) with ``reference`` (float32) over ``steps`` frames of
+    the reference's greedy decoding for ``conditions``. Returns the Deviation and the
+    reference's logits [B, K, S, card] (pass them back to compare other precisions
+    without recomputing them)."""
+    pattern = reference.pattern_provider.get_pattern(steps)
+    codes = reference.generate(None, conditions, max_gen_len=steps, use_sampling=False)
+    sequence, _, mask = pattern.build_pattern_sequence(codes, reference.special_token_id)
+    if reference_logits is None:
+        reference_logits = guided_step_logits(reference, conditions, sequence)
+    logits = guided_step_logits(lm, conditions, sequence)  # [B, K, S, card]
+    valid = mask[None, :, 1:].expand(codes.shape[0], -1, -1)  # predicted step s + 1
+    ref, out = reference_logits[:, :, :-1][valid], logits[:, :, :-1][valid]  # [N, card]
+    diff = out - ref
+    error = float(diff.pow(2).mean().sqrt() / ref.pow(2).mean().sqrt())
+    agreement = float((out.argmax(-1) == ref.argmax(-1)).float().mean())
+    return Deviation(error, float(diff.abs().max()), agreement, steps), reference_logits

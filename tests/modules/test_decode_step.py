@@ -2,11 +2,10 @@
 
 import pytest
 import torch
+from test_lm_transformer import VARIANTS, _src, make
 
 from audiocraft.modules.decode_step import supports_fast_step
 from audiocraft.modules.transformer import KVCache, StreamingTransformer
-
-from test_lm_transformer import VARIANTS, _src, make
 
 
 def _decode(model: StreamingTransformer, x, src, mask, fast: bool) -> torch.Tensor:
