@@ -69,7 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--batch", type=int, default=1, help="pieces to generate at once")
     gen.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
     gen.add_argument("--threads", type=int,
-                     help="CPU threads for torch (small models run fastest on 1; default torch's)")
+                     help="CPU threads for torch (default: 1 for small models at batch < 4, "
+                     "else torch's)")
     gen.add_argument("--precision", choices=("float32", "bfloat16", "float16", "int8"),
                      default="float32", help="LM precision for sampling: float32 (exact, "
                      "default), bfloat16, float16, int8 (CPU); see README, Performance")
@@ -246,6 +247,9 @@ def run_generate(args: argparse.Namespace) -> int:
 
     from .models.musicgen import MusicGen
     model = MusicGen.get_pretrained(args.model, device=args.device, precision=args.precision)
+    if args.threads is None:
+        from .models.precision import suggested_threads
+        torch.set_num_threads(suggested_threads(model.lm, args.batch))
     if args.window is not None:
         if not 0 < args.window <= model.max_duration:
             raise UsageError(

@@ -96,3 +96,14 @@ def test_get_pretrained_in_each_precision(precision):
     model.set_generation_params(duration=1.0)
     wav = model.generate(["calm piano"], seed=0)
     assert wav.shape == (1, 1, model.sample_rate) and torch.isfinite(wav).all()
+
+
+def test_suggested_threads_follow_model_size_and_batch():
+    from audiocraft.models.precision import suggested_threads
+
+    small = tiny_lm()
+    assert suggested_threads(small) == 1
+    assert suggested_threads(small, batch=4) == torch.get_num_threads()
+    large = tiny_lm(dim=512, num_heads=8, num_layers=8, card=64)  # ~120 MB of float32 weights
+    assert suggested_threads(large) == torch.get_num_threads()
+    assert suggested_threads(apply_precision(large, "int8")) == 1  # 30 MB in int8
