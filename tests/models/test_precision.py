@@ -107,3 +107,9 @@ def test_suggested_threads_follow_model_size_and_batch():
     large = tiny_lm(dim=512, num_heads=8, num_layers=8, card=64)  # ~120 MB of float32 weights
     assert suggested_threads(large) == torch.get_num_threads()
     assert suggested_threads(apply_precision(large, "int8")) == 1  # 30 MB in int8
+
+
+def test_deviation_of_float32_against_itself_is_zero():
+    reference = tiny_lm()
+    deviation, _ = measure_deviation(reference, copy.deepcopy(reference), conditions(), 30)
+    assert deviation.logit_error == 0 and deviation.agreement == 1.0
