@@ -2,8 +2,8 @@
 
 Sampling runs the transformer on one new step at a time, where every layer costs a few
 dozen small tensor operations around its matrix products. Called through the modules,
-those operations add about 0.2 ms of Python per layer (module calls, hooks, dropouts and
-identities that do nothing in eval mode), i.e. milliseconds per step on a 24-layer model.
+they also pay for module calls, hooks, and dropouts and identities that do nothing in
+eval mode: about 50 us per layer, 1.2 ms of a step's 5 ms of Python on a 24-layer model.
 `layer_step` runs the same operations in the same order as
 `StreamingTransformerLayer.forward` (so float32 results are bit for bit the same), calling
 each submodule's `forward` directly and skipping what eval mode leaves out.
