@@ -148,6 +148,8 @@ class MultiheadAttention(nn.Module):
         `in_proj_modules` when the precision replaced it)."""
         if self.in_proj_modules:
             return tp.cast(torch.Tensor, self.in_proj_modules[name](x))
+        if part == slice(None):  # the whole packed projection, without a view
+            return F.linear(x, self.in_proj_weight, self.in_proj_bias)
         bias = self.in_proj_bias[part] if self.in_proj_bias is not None else None
         return F.linear(x, self.in_proj_weight[part], bias)
 
