@@ -41,6 +41,7 @@ logger = logging.getLogger("audiocraft.app")
 DEFAULT_MODEL = "toy"
 MODEL_CHOICES = ["toy", "debug", "facebook/musicgen-small", "facebook/musicgen-medium",
                  "facebook/musicgen-large", "facebook/musicgen-melody"]
+PRECISIONS = ["float32", "bfloat16", "float16", "int8"]  # audiocraft.models.precision
 PROGRESS_INTERVAL = 0.25  # seconds between progress bar updates
 
 
@@ -52,21 +53,22 @@ class ModelCache:
     def __init__(self, device: str | None = None):
         self.device = device
         self._lock = threading.Lock()
-        self._name: str | None = None
+        self._name: tuple[str, str] | None = None
         self._model: Any = None
 
-    def get(self, name: str) -> Any:
-        """The ``MusicGen`` model called ``name``, loaded once; an ``AppError`` that says
-        what went wrong (missing weights, no network, a bad checkpoint) otherwise."""
+    def get(self, name: str, precision: str = "float32") -> Any:
+        """The ``MusicGen`` model called ``name`` in ``precision``, loaded once; an
+        ``AppError`` that says what went wrong (missing weights, no network, a bad
+        checkpoint, a precision the device lacks) otherwise."""
         with self._lock:
-            if self._name == name and self._model is not None:
+            if self._name == (name, precision) and self._model is not None:
                 return self._model
             from audiocraft.models.musicgen import MusicGen
             try:
-                model = MusicGen.get_pretrained(name, device=self.device)
+                model = MusicGen.get_pretrained(name, device=self.device, precision=precision)
             except (FileNotFoundError, ValueError, OSError, RuntimeError, KeyError) as err:
                 raise AppError(f"Could not load the model '{name}': {err}") from err
-            self._name, self._model = name, model
+            self._name, self._model = (name, precision), model
             return model
 
 
@@ -114,16 +116,18 @@ class MusicGenApp:
         return True
 
     def run(self, settings: GenerationSettings, session: str = "local",
-            progress: Callable[[float, str], Any] | None = None) -> Iterator[Step]:
+            progress: Callable[[float, str], Any] | None = None,
+            precision: str = "float32") -> Iterator[Step]:
         """Generate ``settings``: a status step, one step per finished window (with its
-        chunk when streaming), then a last step with the written file."""
+        chunk when streaming), then a last step with the written file. ``precision``:
+        the LM's (``PRECISIONS``; float32 is exact, the others faster)."""
         stop = threading.Event()
         with self._stops_lock:
             self._stops[session] = stop
         try:
             yield Step(f"Loading {settings.model}...")
             with self._generation_lock:
-                yield from self._run(settings, stop, progress)
+                yield from self._run(settings, stop, progress, precision)
         except AppError:
             raise
         except Exception as err:  # the server stays up; the log has the traceback
@@ -136,9 +140,10 @@ class MusicGenApp:
                 if self._stops.get(session) is stop:
                     del self._stops[session]
 
-    def _prepare(self, settings: GenerationSettings) -> tuple[Any, dict[str, Any]]:
+    def _prepare(self, settings: GenerationSettings,
+                 precision: str = "float32") -> tuple[Any, dict[str, Any]]:
         from audiocraft.models.musicgen import MusicGen
-        base = self.models.get(settings.model)
+        base = self.models.get(settings.model, precision)
         window = settings.window or base.max_duration
         if window > base.max_duration:
             raise AppError(f"The window ({window:g} s) must be at most the model's "
@@ -176,10 +181,11 @@ class MusicGenApp:
         return model, inputs
 
     def _run(self, settings: GenerationSettings, stop: threading.Event,
-             progress: Callable[[float, str], Any] | None) -> Iterator[Step]:
+             progress: Callable[[float, str], Any] | None,
+             precision: str = "float32") -> Iterator[Step]:
         from audiocraft import __version__
         from audiocraft.data.audio import audio_write
-        model, inputs = self._prepare(settings)
+        model, inputs = self._prepare(settings, precision)
         prompt_seconds = (inputs["prompt"].shape[-1] / inputs["prompt_sample_rate"]
                           if "prompt" in inputs else 0.0)
         try:
@@ -222,6 +228,7 @@ class MusicGenApp:
             "title": settings.text or (settings.timeline[0][1] if settings.timeline else None)
             or "audiocraft",
             "software": f"audiocraft {__version__} (app)", "model": settings.model,
+            "precision": precision,
             "prompt": settings.text, "timeline": settings.timeline,
             "duration": settings.duration, "seed": settings.seed, "top_k": settings.top_k,
             "top_p": settings.top_p, "temperature": settings.temperature,
@@ -301,6 +308,8 @@ def build_ui(app: MusicGenApp | None = None, **options: Any) -> Any:
                         stride = gr.Number(value=0, label="Stride (s; 0: the default)")
                         melody_policy = gr.Dropdown(list(MELODY_POLICIES), value="loop",
                                                     label="Past the melody's end")
+                        precision = gr.Dropdown(PRECISIONS, value="float32",
+                                                label="Precision (float32 exact; others faster)")
                 with gr.Row():
                     generate = gr.Button("Generate", variant="primary")
                     stop = gr.Button("Stop", variant="stop")
@@ -317,7 +326,7 @@ def build_ui(app: MusicGenApp | None = None, **options: Any) -> Any:
                         prompt_path: Any, duration_value: Any, top_k_value: Any,
                         top_p_value: Any, temperature_value: Any, cfg_value: Any,
                         seed_value: Any, window_value: Any, stride_value: Any,
-                        policy_value: Any, request: gr.Request,
+                        policy_value: Any, precision_value: Any, request: gr.Request,
                         progress: gr.Progress = tracker) -> Iterator[tuple[Any, ...]]:
             try:
                 settings = check_inputs(
@@ -328,8 +337,12 @@ def build_ui(app: MusicGenApp | None = None, **options: Any) -> Any:
                 for message in settings.warnings:
                     gr.Warning(message)
                 session = getattr(request, "session_hash", None) or "local"
+                if precision_value not in PRECISIONS:
+                    raise AppError(f"Choose a precision among {PRECISIONS}, not "
+                                   f"{precision_value!r}.")
                 for step in studio.run(settings, session,
-                                       lambda done, desc: progress(done, desc=desc)):
+                                       lambda done, desc: progress(done, desc=desc),
+                                       precision=str(precision_value)):
                     path = str(step.path) if step.path is not None else None
                     shown = step.chunk if studio.stream else path
                     yield shown, path, step.status
@@ -344,7 +357,7 @@ def build_ui(app: MusicGenApp | None = None, **options: Any) -> Any:
             return "Nothing is being generated."
 
         inputs = [model, text, timeline, melody, prompt_audio, duration, top_k, top_p,
-                  temperature, cfg_coef, seed, window, stride, melody_policy]
+                  temperature, cfg_coef, seed, window, stride, melody_policy, precision]
         generate.click(on_generate, inputs, [audio, file, status], api_name="generate",
                        concurrency_limit=1)
         stop.click(on_stop, None, status, api_name="stop", concurrency_limit=None)

@@ -27,6 +27,7 @@ from . import __version__
 from .models.errors import CheckpointError, InputError, MissingWeightsError
 from .models.longform import MELODY_POLICIES, GenerationStream
 from .models.musicgen import MusicGen
+from .models.precision import PRECISIONS, suggested_threads
 from .models.sampling import guidance_coef_arg
 from .models.timeline import (  # noqa: F401  (re-exported: the CLI's timeline readers)
     TimelineEntries,
@@ -79,7 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--batch", type=int, default=1, help="pieces to generate at once")
     gen.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
     gen.add_argument("--threads", type=int,
-                     help="CPU threads for torch (small models run fastest on 1; default torch's)")
+                     help="CPU threads for torch (default: 1 for small models at batch < 4, "
+                     "else torch's)")
+    gen.add_argument("--precision", choices=PRECISIONS,
+                     default="float32", help="LM precision for sampling: float32 (exact, "
+                     "default), bfloat16, float16, int8 (CPU); see README, Performance")
     gen.add_argument("--stream", action="store_true",
                      help="write audio as it is made (bounded memory; no loudness normalisation)")
     gen.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -146,7 +151,9 @@ def run_generate(args: argparse.Namespace) -> int:
             raise UsageError(f"--threads must be >= 1, got {args.threads}.")
         torch.set_num_threads(args.threads)
 
-    model = MusicGen.get_pretrained(args.model, device=args.device)
+    model = MusicGen.get_pretrained(args.model, device=args.device, precision=args.precision)
+    if args.threads is None:
+        torch.set_num_threads(suggested_threads(model.lm, args.batch))
     if args.window is not None:
         if not 0 < args.window <= model.max_duration:
             raise UsageError(
@@ -168,7 +175,8 @@ def run_generate(args: argparse.Namespace) -> int:
     settings: dict[str, Any] = {
         "title": args.prompt or (timeline[0][1] if timeline else None) or "audiocraft",
         "software": f"audiocraft {__version__}",
-        "model": args.model, "prompt": args.prompt, "timeline": timeline,
+        "model": args.model, "precision": args.precision,
+        "prompt": args.prompt, "timeline": timeline,
         "duration": args.duration, "seed": seed, "top_k": args.top_k, "top_p": args.top_p,
         "temperature": args.temperature, "cfg_coef": model.generation_params["cfg_coef"],
         "extend_stride": model.extend_stride, "window": model.max_duration,

@@ -16,6 +16,15 @@ streaming decoder and leave the model).
 
     .venv/bin/python benchmarks/longform.py            # about 4 minutes on 2 CPU cores
     .venv/bin/python benchmarks/longform.py --windows 1 2 --threads 1
+
+With ``--piece SECONDS`` it instead makes one piece of that length (same model, same
+seed) with and without overlap (``LongformGenerator.overlap``: the codec decodes
+finished windows in the caller while the LM makes the next window in a worker thread),
+each in a fresh process, and prints the end-to-end real-time factor (wall seconds per
+second of audio), the samples made per second (``--batch``) and the peak memory:
+
+    .venv/bin/python benchmarks/longform.py --piece 60 --threads 2
+    .venv/bin/python benchmarks/longform.py --piece 60 --threads 2 --batch 4 --precision int8
 """
 
 from __future__ import annotations
@@ -65,6 +74,59 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
 
 
+def overlap_child(duration: float, overlap: bool, threads: int, lm_threads: int | None,
+                  batch: int, precision: str) -> None:
+    import torch
+
+    from audiocraft.models.longform import LongformGenerator
+    from audiocraft.models.precision import apply_precision
+
+    torch.set_num_threads(threads)
+    model = build_model(WINDOW)
+    apply_precision(model.lm, precision)
+    LongformGenerator.overlap = overlap
+    LongformGenerator.lm_threads = lm_threads
+    model.set_generation_params(duration=0.5)
+    model.generate(["warm up"] * batch, seed=0)
+    baseline = peak_rss_mb()
+    model.set_generation_params(duration=duration, extend_stride=STRIDE)
+    start = time.perf_counter()
+    wav = model.generate(["an upbeat synth tune with drums"] * batch, seed=0)
+    elapsed = time.perf_counter() - start
+    assert wav.shape[-1] == int(duration * model.sample_rate)
+    print(json.dumps({"overlap": overlap, "seconds": elapsed, "peak_mb": peak_rss_mb(),
+                      "baseline_mb": baseline, "checksum": float(wav.double().abs().sum())}))
+
+
+def compare_overlap(args: argparse.Namespace) -> None:
+    print(f"one {args.piece:g} s piece, batch {args.batch}, LM {args.precision}, window "
+          f"{WINDOW} s, stride {STRIDE} s, torch threads {args.threads} (LM worker "
+          f"{args.lm_threads or args.threads}); fresh process per run, best of "
+          f"{args.repeats}")
+    rows = {}
+    for _ in range(args.repeats):
+        for overlap in (False, True):
+            command = [sys.executable, __file__, "--overlap-child", str(int(overlap)),
+                       "--piece", str(args.piece), "--threads", str(args.threads),
+                       "--batch", str(args.batch), "--precision", args.precision]
+            if args.lm_threads:
+                command += ["--lm-threads", str(args.lm_threads)]
+            out = subprocess.run(command, check=True, capture_output=True, text=True)
+            run = json.loads(out.stdout.strip().splitlines()[-1])
+            best = rows.get(overlap)
+            if best is None or run["seconds"] < best["seconds"]:
+                rows[overlap] = run
+    for overlap, run in sorted(rows.items()):
+        rtf = run["seconds"] / args.piece
+        print(f"  overlap {'on ' if overlap else 'off'}: {run['seconds']:6.1f} s, real-time "
+              f"factor {rtf:.3f}, {args.batch * args.piece / run['seconds']:.2f} audio s "
+              f"per s ({args.batch} samples), peak {run['peak_mb']:.0f} MB "
+              f"({run['peak_mb'] - run['baseline_mb']:+.0f} MB over warm-up)")
+    same = rows[False]["checksum"] == rows[True]["checksum"]
+    print(f"  overlap / no overlap time: {rows[True]['seconds'] / rows[False]['seconds']:.2f}; "
+          f"same audio: {same}")
+
+
 def child(windows: int, threads: int) -> None:
     import torch
 
@@ -88,10 +150,24 @@ def main() -> None:
     parser.add_argument("--windows", type=int, nargs="+", default=[1, 2, 5, 10])
     parser.add_argument("--threads", type=int, default=1, help="torch threads per run")
     parser.add_argument("--repeats", type=int, default=2, help="rounds over all durations")
+    parser.add_argument("--piece", type=float, default=None,
+                        help="compare overlap on/off on one piece of this many seconds")
+    parser.add_argument("--batch", type=int, default=1, help="samples (--piece only)")
+    parser.add_argument("--precision", default="float32", help="LM precision (--piece only)")
+    parser.add_argument("--lm-threads", type=int, default=None,
+                        help="torch threads of the LM worker when overlapping")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--overlap-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
         child(args.child, args.threads)
+        return
+    if args.overlap_child is not None:
+        overlap_child(args.piece, bool(args.overlap_child), args.threads, args.lm_threads,
+                      args.batch, args.precision)
+        return
+    if args.piece is not None:
+        compare_overlap(args)
         return
     print(f"window {WINDOW} s, stride {STRIDE} s, torch threads {args.threads}; one fresh "
           f"process per run, {args.repeats} rounds over all durations (fastest times and "

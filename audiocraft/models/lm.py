@@ -107,6 +107,8 @@ class LMModel(nn.Module):
         # The full config the model was built from (set by builders.get_lm_model; exported
         # as xp.cfg by loaders.export_lm), None for models built by hand.
         self.cfg: tp.Any = None
+        # Inference precision of the decoder (set by models/precision.apply_precision).
+        self.precision = "float32"
         if pattern_provider.n_q != n_q:
             raise ValueError(f"The pattern has {pattern_provider.n_q} codebooks, the model {n_q}.")
         self.cfg_coef: float | list[float] = check_guidance_coef(cfg_coef, n_q)

@@ -23,6 +23,7 @@ melody slices into the LM's condition objects.
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -291,6 +292,57 @@ class _Interrupted(Exception):
     """Raised from inside the LM's step callback to abandon the current window."""
 
 
+class _AnyEvent(threading.Event):
+    """Reads as set when any of ``events`` (None entries ignored) is set."""
+
+    def __init__(self, *events: threading.Event | None):
+        super().__init__()
+        self.events = [e for e in events if e is not None]
+
+    def is_set(self) -> bool:
+        return any(e.is_set() for e in self.events)
+
+
+def _ahead(items: Iterator[Any], halt: threading.Event) -> Iterator[Any]:
+    """Run the iterator ``items`` in a worker thread, one item ahead of the caller: while
+    the caller works on item n, the worker makes item n + 1 (and then waits). Errors of
+    the worker are raised in the caller; closing the returned iterator sets ``halt``
+    (which ``items`` must watch to end early) and waits for the worker."""
+    slot: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=1)
+
+    def put(entry: tuple[str, Any]) -> bool:
+        while not halt.is_set():
+            try:
+                slot.put(entry, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            for item in items:
+                if not put(("item", item)):
+                    return
+            put(("end", None))
+        except BaseException as err:  # handed to the caller
+            put(("error", err))
+
+    worker = threading.Thread(target=work, name="longform-lm", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, value = slot.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        halt.set()
+        worker.join()
+
+
 @dataclass
 class GenerationStream:
     """Iterable of ``AudioChunk``; after iteration, ``interrupted`` and ``codes`` say what
@@ -301,9 +353,18 @@ class GenerationStream:
     code_chunks: list[torch.Tensor] = field(default_factory=list)
 
     def __iter__(self) -> Iterator[AudioChunk]:
-        for chunk in self._chunks:
-            self.code_chunks.append(chunk.codes)
-            yield chunk
+        try:
+            for chunk in self._chunks:
+                self.code_chunks.append(chunk.codes)
+                yield chunk
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop generating (the LM stops within a step); what was handed out stays."""
+        close = getattr(self._chunks, "close", None)
+        if close is not None:
+            close()
 
     @property
     def codes(self) -> torch.Tensor:
@@ -323,7 +384,17 @@ class LongformGenerator:
         max_duration: the window, in seconds.
         stride: seconds each later window adds (``extend_stride``), < ``max_duration``.
         generation_params: passed to every ``lm.generate`` call (temp, top_k, cfg_coef...).
+
+    Attributes:
+        overlap: decode each finished window's audio while the LM makes the next window
+            in a worker thread (True, the default), or one after the other (False). Same
+            codes and audio either way; set it on the class or on an instance.
+        lm_threads: torch threads of the LM's worker thread when overlapping (None: the
+            caller's count).
     """
+
+    overlap: bool = True
+    lm_threads: int | None = None
 
     def __init__(
         self, lm: LanguageModelLike, compression_model: CompressionModelLike,
@@ -469,22 +540,35 @@ class LongformGenerator:
         progress: ProgressCallback | None, stop: threading.Event | None,
         result: GenerationStream,
     ) -> Iterator[AudioChunk]:
+        if self.overlap:
+            closed = threading.Event()  # set when the consumer stops reading
+            threads = self.lm_threads or torch.get_num_threads()
+            made = _ahead(self._iter_codes_in_thread(
+                request, generator, progress, _AnyEvent(stop, closed), threads), closed)
+        else:
+            made = self.iter_codes(request, generator, progress, stop)
         with open_stream_decoder(self.compression_model) as decoder:
-            yield from self._decode_windows(request, windows, generator, progress, stop,
-                                            result, decoder)
+            try:
+                yield from self._decode_windows(request, windows, made, result, decoder)
+            finally:
+                # Ends the LM's worker thread too when the consumer stops early.
+                close = getattr(made, "close", None)
+                if close is not None:
+                    close()
 
     def _decode_windows(
-        self, request: LongformRequest, windows: list[Window], generator: torch.Generator | None,
-        progress: ProgressCallback | None, stop: threading.Event | None,
-        result: GenerationStream, decoder: StreamDecoder,
+        self, request: LongformRequest, windows: list[Window],
+        windows_made: Iterator[tuple[Window, torch.Tensor]], result: GenerationStream,
+        decoder: StreamDecoder,
     ) -> Iterator[AudioChunk]:
+        """Decode each window's codes from ``windows_made`` as it comes (see ``stream``)."""
         device = self._codec_device()
         pending: list[torch.Tensor] = []  # codes not decoded yet
         if request.prompt is not None:
             pending.append(request.prompt.cpu())
         emitted = 0  # audio samples handed out so far
         finished = 0
-        for window, codes in self.iter_codes(request, generator, progress, stop):
+        for window, codes in windows_made:
             finished += 1
             pending.append(codes)
             chunk_codes = torch.cat(pending, dim=-1)  # [B, K, f]
@@ -512,6 +596,16 @@ class LongformGenerator:
             wav = torch.cat(parts + [decoder.flush().to(codes.device)], dim=-1).detach().cpu()
         if wav.shape[-1] > 0 or codes.shape[-1] > 0:
             yield AudioChunk(wav, emitted / self.sample_rate, finished, codes)
+
+    def _iter_codes_in_thread(
+        self, request: LongformRequest, generator: torch.Generator | None,
+        progress: ProgressCallback | None, stop: threading.Event, threads: int,
+    ) -> Iterator[tuple[Window, torch.Tensor]]:
+        """``iter_codes`` for the worker thread of ``_ahead``, with its own torch thread
+        count (a thread's count is its own) and without autograd, as the caller's."""
+        torch.set_num_threads(threads)
+        with torch.no_grad():
+            yield from self.iter_codes(request, generator, progress, stop)
 
     def _codec_device(self) -> torch.device:
         try:

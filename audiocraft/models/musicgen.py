@@ -32,6 +32,7 @@ from .genmodel import (  # noqa: F401  (re-exported: importable from musicgen as
     default_stride,
     load_parts,
 )
+from .precision import apply_precision, check_precision
 
 # Reference short names, still accepted.
 _SHORT_NAMES = {n: f"facebook/musicgen-{n}" for n in ("small", "medium", "large", "melody")}
@@ -60,7 +61,8 @@ class MusicGen(BaseGenModel):
 
     @staticmethod
     def get_pretrained(name: str = "facebook/musicgen-melody",
-                       device: str | torch.device | None = None) -> MusicGen:
+                       device: str | torch.device | None = None,
+                       precision: str = "float32") -> MusicGen:
         """Load a model by name or path, with no network.
 
         Names: ``debug`` (tiny random weights, for tests), ``toy`` (the model shipped
@@ -68,13 +70,20 @@ class MusicGen(BaseGenModel):
         stereo-*}`` (from the HF cache), or a local folder or file in the audiocraft hub
         format (``state_dict.bin`` + ``compression_state_dict.bin``) or the Hugging Face
         transformers format (``config.json`` + weights).
+
+        ``precision``: the LM's precision for sampling, ``float32`` (exact), ``bfloat16``,
+        ``float16`` or ``int8`` (CPU); applied after the float32 weights load (see
+        ``models/precision.py``).
         """
+        check_precision(precision)
         if device is None:
             device = "cuda" if torch.cuda.is_available() else "cpu"
         if name == "debug":
-            return MusicGen(name, *load_parts(name, device), max_duration=30)
+            compression_model, lm = load_parts(name, device)
+            return MusicGen(name, compression_model, apply_precision(lm, precision),
+                            max_duration=30)
         compression_model, lm = load_parts(_SHORT_NAMES.get(name, name), device)
-        model = MusicGen(name, compression_model, lm)
+        model = MusicGen(name, compression_model, apply_precision(lm, precision))
         melody = model.melody_conditioner()
         if isinstance(melody, ChromaStemConditioner):
             prepare_chroma_for_sampling(melody)

@@ -70,6 +70,7 @@ from ..metrics.synth_scores import (
 )
 from ..metrics.triads import partial_level_change, triad_quality, triad_set
 from ..models import MusicGen, loaders
+from ..models.precision import PRECISIONS
 from ..models.sampling import guidance_coef_arg
 
 
@@ -158,7 +159,7 @@ def evaluate(args: argparse.Namespace) -> Report:
     if args.codec_only:
         model, codec = None, loaders.load_compression_model(args.model, device="cpu")
     else:
-        model = MusicGen.get_pretrained(args.model, device="cpu")
+        model = MusicGen.get_pretrained(args.model, device="cpu", precision=args.precision)
         codec = model.compression_model
     sr = codec.sample_rate
     wavs, specs = held_out_set(args.num, args.seed, args.seconds, sr)
@@ -309,6 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top-k", type=int, default=250)
     parser.add_argument("--temperature", type=float, default=1.0)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--precision", default="float32", choices=PRECISIONS,
+                        help="LM precision for sampling (float32 exact)")
     parser.add_argument("--json", default=None, help="also write the figures to this file")
     args = parser.parse_args(argv)
     if args.num < 2:
