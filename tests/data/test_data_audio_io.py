@@ -45,7 +45,7 @@ def test_round_trip_every_format(tmp_path, fmt, min_snr):
     inner = slice(2000, -2000)
     assert _snr_db(wav[:, inner], back[:, inner]) > min_snr
     # Metadata: a sidecar always, tags inside the file too.
-    assert json.loads(path.with_suffix(".json").read_text()) == meta
+    assert json.loads(path.with_name(path.name + ".json").read_text()) == meta
     tags = read_tags(path)
     assert tags["title"] == "round trip" and tags["artist"] == "tests"
     assert json.loads(tags["comment"]) == {"bpm": 120, "key": "A minor"}
