@@ -28,7 +28,12 @@ from hydra.core.hydra_config import HydraConfig
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor, TQDMProgressBar
 from omegaconf import DictConfig, OmegaConf
 
-from .solvers.checkpoint import AtomicCheckpointIO, checkpoint_step, keep_last_checkpoints
+from .solvers.checkpoint import (
+    AtomicCheckpointIO,
+    checkpoint_step,
+    keep_last_checkpoints,
+    resume_checkpoint,
+)
 from .solvers.config_check import ConfigError, check_manifest, validate_config
 from .solvers.csv_logger import ResumableCSVLogger
 from .solvers.schedules import SCHEDULES
@@ -333,7 +338,8 @@ def run(cfg: DictConfig) -> RunResult:
     trainer = build_trainer(cfg, solver, run_dir)
     datamodule = build_datamodule(cfg, trainer.world_size)
     last = run_dir / "checkpoints" / "last.ckpt"
-    ckpt_path = str(last) if cfg.resume and last.exists() else None
+    resume_from = resume_checkpoint(run_dir) if cfg.resume else None  # newest intact one
+    ckpt_path = str(resume_from) if resume_from else None
     if cfg.get("execute_only") == "valid":
         # Evaluation only: validation metrics (and samples, per `generate`) of the run's
         # last checkpoint, or of the `continue_from` weights when the run has none. The
