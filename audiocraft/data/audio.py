@@ -53,8 +53,10 @@ WRITE_FORMATS = tuple(_SF_WRITE) + ("m4a",)
 # Tags every writer supports; other metadata keys go into the JSON comment tag.
 _TAG_KEYS = ("title", "artist", "album", "genre", "date", "comment")
 
-DEFAULT_MAX_DURATION = 3 * 3600.0
-"""Longest audio (seconds) a read decodes unless the caller passes another limit."""
+DEFAULT_MAX_DURATION = 1800.0
+"""Longest audio (seconds) one read decodes unless the caller passes another limit: half
+an hour, about 350 MB as 48 kHz stereo float32. Longer files are read in parts
+(``seek_time``/``duration``), or whole with a larger ``max_duration`` (None: no limit)."""
 NONFINITE_MODES = ("error", "repair")
 # No codec stores more than this many samples (per channel) in one byte: a FLAC frame of
 # silence is about 20 bytes for up to 65535 samples. More is an unfinished or lying header.

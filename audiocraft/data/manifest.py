@@ -4,7 +4,7 @@ Each line holds the audiocraft keys ``path, duration, sample_rate, amplitude, we
 info_path``, so manifests written by the reference implementation load here and the
 other way round. Files that cannot be read are skipped and listed in a report: corrupt,
 empty, mislabelled or unfinished files, files with NaN/inf samples (found with
-``--complete``), and files longer than the read limit (``--max-duration``). Manifests are
+``--complete``), and files longer than ``--max-duration`` when given. Manifests are
 strict JSON: a NaN or infinite number is never written (``json.dumps(allow_nan=False)``)
 and is refused when read.
 
@@ -35,7 +35,6 @@ import soundfile as sf
 from ..utils.atomic import atomic_path, atomic_write_text
 from .audio import (
     AUDIO_EXTS,
-    DEFAULT_MAX_DURATION,
     SOUNDFILE_EXTS,
     audio_info,
     audio_read,
@@ -44,6 +43,7 @@ from .audio import (
 
 logger = logging.getLogger(__name__)
 
+_SCAN_WINDOW = 600.0  # seconds decoded at a time by --complete
 # libsndfile's container name for each extension it reads; anything else is mislabelled.
 _SF_CONTAINERS = {
     ".wav": ("WAV", "WAVEX", "RF64"),
@@ -144,10 +144,9 @@ def _probe(path: Path, complete: bool, max_duration: float | None) -> AudioMeta 
             )
         amplitude = None
         if complete:
-            wav, _ = audio_read(path, max_duration=max_duration)  # NaN/inf: an error
-            if wav.shape[-1] == 0:
+            amplitude = _peak(path, info.duration)
+            if amplitude is None:
                 return BadFile(str(path), "no audio samples could be decoded")
-            amplitude = float(wav.abs().max())
         sidecar = find_sidecar(path)
         meta = AudioMeta(
             str(path), info.duration, info.sample_rate, amplitude,
@@ -158,6 +157,20 @@ def _probe(path: Path, complete: bool, max_duration: float | None) -> AudioMeta 
     except Exception as err:  # any failure makes the file unusable; the report says why
         reason = str(err).split("\n")[0]
         return BadFile(str(path), f"unreadable: {reason}")
+
+
+def _peak(path: Path, duration: float) -> float | None:
+    """Peak |x| of the whole file, decoded window by window (memory bounded by one
+    window); None when nothing decodes. NaN/inf samples raise."""
+    peak, decoded, start = None, 0, 0.0
+    while start < duration:
+        wav, _ = audio_read(path, start, _SCAN_WINDOW)
+        if wav.shape[-1] == 0:
+            break
+        decoded += wav.shape[-1]
+        peak = max(peak or 0.0, float(wav.abs().max()))
+        start += _SCAN_WINDOW
+    return peak if decoded else None
 
 
 def find_audio_files(root: str | Path, exts: tuple[str, ...] = AUDIO_EXTS) -> list[Path]:
@@ -172,12 +185,13 @@ def find_audio_files(root: str | Path, exts: tuple[str, ...] = AUDIO_EXTS) -> li
 
 def build_manifest(
     root: str | Path, workers: int = 4, complete: bool = False, resolve: bool = True,
-    max_duration: float | None = DEFAULT_MAX_DURATION,
+    max_duration: float | None = None,
 ) -> ManifestResult:
-    """Probe every audio file under ``root``; ``complete`` decodes each fully (slower,
-    catches truncated files and NaN/inf samples, fills ``amplitude``). Files longer than
-    ``max_duration`` seconds (None: no limit) are reported, not listed. Paths are
-    absolute if ``resolve``."""
+    """Probe every audio file under ``root``; ``complete`` decodes each fully, a window
+    at a time (slower; catches truncated files and NaN/inf samples, fills
+    ``amplitude``). Files longer than ``max_duration`` seconds (None: no limit; data sets
+    read segments, so long files are fine) are reported, not listed. Paths are absolute
+    if ``resolve``."""
     files = find_audio_files(root)
     if resolve:
         files = [p.resolve() for p in files]
@@ -274,8 +288,8 @@ def main(argv: list[str] | None = None) -> int:
         "--relative", action="store_true", help="store paths as found instead of absolute"
     )
     parser.add_argument(
-        "--max-duration", type=float, default=DEFAULT_MAX_DURATION, metavar="SECONDS",
-        help="report files longer than this as bad (default: %(default)s s); 0 for no limit",
+        "--max-duration", type=float, default=0.0, metavar="SECONDS",
+        help="report files longer than this as bad (default 0: no limit)",
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
