@@ -286,3 +286,18 @@ def test_dataset_skips_every_bad_file(fuzz):
                             max_read_retry=3)
     with pytest.raises(RuntimeError, match="reads failed in a row.*--complete"):
         only_bad[0]
+
+
+def test_dataset_repairs_nonfinite_samples_when_asked(fuzz):
+    metas = [AudioMeta(str(p), 1.0, SR) for p in fuzz["nonfinite"] if "all_" in p.name]
+    strict = AudioDataset(metas, segment_duration=0.5, num_samples=2, sample_rate=SR,
+                          max_read_retry=2)
+    with pytest.raises(RuntimeError, match="NaN or infinite"):
+        strict[0]
+    repaired = AudioDataset(metas, segment_duration=0.5, num_samples=4, sample_rate=SR,
+                            nonfinite="repair")
+    for i in range(len(repaired)):
+        assert bool(torch.isfinite(repaired[i]).all())
+    assert repaired.read_failures == 0
+    with pytest.raises(ValueError, match="nonfinite must be one of"):
+        AudioDataset(metas, nonfinite="zero")
