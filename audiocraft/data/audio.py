@@ -212,8 +212,7 @@ def audio_read(
             wav, sr = _soundfile_read(path, seek_time, duration, max_duration)
         else:
             wav, sr = _av_read(path, seek_time, duration, max_duration)
-    except (sf.LibsndfileError, av.FFmpegError, ValueError, RuntimeError, OverflowError,
-            MemoryError) as err:
+    except (sf.LibsndfileError, av.FFmpegError, ValueError, RuntimeError, OverflowError) as err:
         if isinstance(err, AudioFileError):
             raise
         raise _corrupt(path, err) from err
