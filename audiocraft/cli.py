@@ -3,8 +3,10 @@
 ``audiocraft generate "PROMPT" --duration SEC --model NAME_OR_PATH --out FILE [...]``
 makes music of any length with the MusicGen API, shows a progress bar (generated
 seconds and time left), and writes the audio with its generation settings as file
-metadata and in a JSON sidecar (``FILE.json``). Ctrl-C stops cleanly and writes what was
-made so far. Errors a user can cause print one clear line and exit with status 2.
+metadata and in a JSON sidecar (``FILE.wav.json`` next to ``FILE.wav``). An existing
+output is replaced only with ``--overwrite``, and then atomically (the old file stays
+until the new one is complete). Ctrl-C stops cleanly and writes what was made so far.
+Errors a user can cause print one clear line and exit with status 2.
 """
 
 from __future__ import annotations
@@ -87,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "default), bfloat16, float16, int8 (CPU); see README, Performance")
     gen.add_argument("--stream", action="store_true",
                      help="write audio as it is made (bounded memory; no loudness normalisation)")
+    gen.add_argument("--overwrite", action="store_true",
+                     help="replace existing output files (default: refuse)")
     gen.add_argument("--quiet", action="store_true", help="no progress bar")
     gen.set_defaults(run=run_generate)
     return parser
@@ -114,6 +118,19 @@ def _output_paths(out: str, format: str | None, batch: int) -> tuple[list[Path],
     if batch == 1:
         return [stem], format
     return [stem.with_name(f"{stem.name}_{i}") for i in range(batch)], format
+
+
+def _refuse_existing(stems: list[Path], format: str) -> None:
+    """UsageError naming the first output (audio or settings sidecar) that exists."""
+    from .data.audio import sidecar_path
+    for stem in stems:
+        audio = stem.with_name(f"{stem.name}.{format}")
+        for path in (audio, sidecar_path(audio)):
+            if path.exists():
+                raise UsageError(
+                    f"{path} already exists: pass --overwrite to replace it, or choose "
+                    "another --out."
+                )
 
 
 class ProgressBar:
@@ -145,6 +162,8 @@ def run_generate(args: argparse.Namespace) -> int:
     melody = _read_audio(args.melody, "melody") if args.melody else None
     prompt_audio = _read_audio(args.prompt_audio, "prompt audio") if args.prompt_audio else None
     paths, format = _output_paths(args.out, args.format, args.batch)
+    if not args.overwrite:
+        _refuse_existing(paths, format)
     seed = args.seed if args.seed is not None else random.randrange(2**31)
     if args.threads is not None:
         if args.threads < 1:
@@ -205,8 +224,9 @@ def run_generate(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGINT, previous)
         bar.close()
     elapsed = time.time() - started
+    from .data.audio import sidecar_path
     for path in written:
-        print(f"wrote {path} ({path.with_suffix('.json').name} holds the settings)")
+        print(f"wrote {path} ({sidecar_path(path).name} holds the settings)")
     if stream.interrupted:
         print(f"stopped early: {settings.get('generated_seconds', 0.0):.1f} s of "
               f"{args.duration} s made in {elapsed:.0f} s", file=sys.stderr)

@@ -31,7 +31,12 @@ from .data.datamodule import AudioDataModule
 from .data.synth import ensure_synthetic_data
 from .solvers.base import BaseSolver
 from .solvers.callbacks import DoraHistory
-from .solvers.checkpoint import AtomicCheckpointIO, checkpoint_step, keep_last_checkpoints
+from .solvers.checkpoint import (
+    AtomicCheckpointIO,
+    checkpoint_step,
+    keep_last_checkpoints,
+    resume_checkpoint,
+)
 from .solvers.config_check import ConfigError, check_manifest
 from .solvers.csv_logger import ResumableCSVLogger
 from .solvers.kinds import solver_kind, validate_config
@@ -139,7 +144,8 @@ def run(cfg: DictConfig) -> RunResult:
     trainer = build_trainer(cfg, solver, run_dir)
     datamodule = build_datamodule(cfg, trainer.world_size)
     last = run_dir / "checkpoints" / "last.ckpt"
-    ckpt_path = str(last) if cfg.resume and last.exists() else None
+    resume_from = resume_checkpoint(run_dir) if cfg.resume else None  # newest intact one
+    ckpt_path = str(resume_from) if resume_from else None
     if cfg.get("execute_only") == "valid":
         # Evaluation only: validation metrics (and samples, per `generate`) of the run's
         # last checkpoint, or of the `continue_from` weights when the run has none. The

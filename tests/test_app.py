@@ -205,7 +205,7 @@ def test_streamed_long_form_chunks_make_the_file(tmp_path):
     corr = np.corrcoef(wav[:, 0], streamed[:, 0].astype(np.float64))[0, 1]
     assert corr > 0.99
     assert steps[-1].status.startswith("Done: 2.0 s") and "seed 7" in steps[-1].status
-    assert Path(steps[-1].path).with_suffix(".json").exists()  # the settings sidecar
+    assert Path(f"{steps[-1].path}.json").exists()  # the settings sidecar
     assert all(0 <= done <= 1 for done in reported)
 
 
@@ -213,9 +213,9 @@ def test_guidance_used_is_recorded(tmp_path):
     studio = app.MusicGenApp(device="cpu", output_dir=tmp_path)
     own = list(studio.run(settings(duration=1), "s"))[-1].path
     toy_guidance = studio.models.get("toy").lm.cfg_coef
-    assert json.loads(Path(own).with_suffix(".json").read_text())["cfg_coef"] == toy_guidance
+    assert json.loads(Path(f"{own}.json").read_text())["cfg_coef"] == toy_guidance
     per_codebook = list(studio.run(settings(duration=1, cfg_coef="1,2,3,4"), "s"))[-1].path
-    recorded = json.loads(Path(per_codebook).with_suffix(".json").read_text())["cfg_coef"]
+    recorded = json.loads(Path(f"{per_codebook}.json").read_text())["cfg_coef"]
     assert recorded == [1.0, 2.0, 3.0, 4.0]
 
 

@@ -32,7 +32,7 @@ def test_generate_writes_audio_with_settings(tmp_path):
     assert run("calm piano", "--duration", "2", "--out", str(out), "--seed", "3", *FAST) == 0
     wav, sr = sf.read(out)
     assert sr == 32000 and wav.shape == (64000,)
-    settings = json.loads((tmp_path / "song.json").read_text())
+    settings = json.loads((tmp_path / "song.wav.json").read_text())
     assert settings["prompt"] == "calm piano" and settings["seed"] == 3
     assert settings["duration"] == 2.0 and settings["top_k"] == 250
     assert settings["cfg_coef"] == 3.0  # the model's own guidance when not given
@@ -57,16 +57,43 @@ def test_stream_batch_timeline_and_format(tmp_path):
     for i in range(2):
         wav, sr = sf.read(tmp_path / f"piece_{i}.flac")
         assert wav.shape == (int(2.4 * 32000),)
-        settings = json.loads((tmp_path / f"piece_{i}.json").read_text())
+        settings = json.loads((tmp_path / f"piece_{i}.flac.json").read_text())
         assert settings["timeline"] == [[0.0, "intro"], [1.2, "drums"]]
         assert settings["sample"] == i
+
+
+def test_existing_output_needs_overwrite(tmp_path, capsys):
+    out = tmp_path / "song.wav"
+    out.write_bytes(b"keep me")
+    config = tmp_path / "song.json"  # an unrelated file of the old sidecar name
+    config.write_text("{}")
+    args = ["calm piano", "--duration", "1", "--out", str(out), "--seed", "3", *FAST]
+    assert run(*args) == 2
+    err = capsys.readouterr().err
+    assert f"{out} already exists" in err and "--overwrite" in err
+    assert out.read_bytes() == b"keep me"
+    # The settings sidecar counts as an output too.
+    out.unlink()
+    (tmp_path / "song.wav.json").write_text("{}")
+    assert run(*args) == 2
+    assert "song.wav.json already exists" in capsys.readouterr().err
+    assert run(*args, "--overwrite") == 0
+    assert sf.read(out)[0].shape == (32000,)
+    assert json.loads((tmp_path / "song.wav.json").read_text())["seed"] == 3
+    assert config.read_text() == "{}"  # never touched
+    # A batch refuses when any of its files exists; --stream too.
+    (tmp_path / "b_1.flac").write_bytes(b"x")
+    assert run("rain", "--duration", "1", "--out", str(tmp_path / "b.flac"), "--batch", "2",
+               "--stream", *FAST) == 2
+    assert "b_1.flac already exists" in capsys.readouterr().err
+    assert not (tmp_path / "b_0.flac").exists()
 
 
 def test_per_codebook_guidance(tmp_path):
     out = tmp_path / "g.wav"
     assert run("calm piano", "--duration", "1", "--out", str(out), "--seed", "3",
                "--cfg-coef", "3,6,6,6", *FAST) == 0
-    assert json.loads((tmp_path / "g.json").read_text())["cfg_coef"] == [3.0, 6.0, 6.0, 6.0]
+    assert json.loads((tmp_path / "g.wav.json").read_text())["cfg_coef"] == [3.0, 6.0, 6.0, 6.0]
     same = tmp_path / "same.wav"
     assert run("calm piano", "--duration", "1", "--out", str(same), "--seed", "3",
                "--cfg-coef", "3", *FAST) == 0
@@ -146,4 +173,4 @@ def test_console_script_shows_progress(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "1.5/1.5 s" in proc.stderr  # progress in generated seconds
     assert "<00:00]" in proc.stderr  # time left
-    assert out.exists() and (tmp_path / "s.json").exists()
+    assert out.exists() and (tmp_path / "s.ogg.json").exists()

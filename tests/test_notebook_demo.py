@@ -26,5 +26,5 @@ def test_demo_notebook_executes(tmp_path):
     assert "interrupted: False" in text
     assert "stopped early: True" in text
     assert (tmp_path / "demo_notebook_out" / "long.wav").exists()
-    assert (tmp_path / "demo_notebook_out" / "long.json").exists()
+    assert (tmp_path / "demo_notebook_out" / "long.wav.json").exists()
     assert (tmp_path / "demo_notebook_out" / "streamed.wav").exists()

@@ -4,15 +4,26 @@ soundfile (libsndfile) handles wav, flac, ogg/vorbis and mp3 with sample-accurat
 seeking; PyAV (ffmpeg) handles everything else (m4a/aac, webm/opus, ...). Audio is
 returned as float32 tensors shaped ``[C, T]``.
 
-:func:`audio_write` normalises, writes, embeds the metadata as tags where the format
-allows and always writes it to a ``<stem>.json`` sidecar next to the audio (the file a
-:class:`~audiocraft.data.music_dataset.MusicDataset` reads its ``MusicInfo`` from).
+Reading is defensive, since audio comes from anywhere: the length a read would decode
+is taken from the header and checked against ``max_duration`` (default
+:data:`DEFAULT_MAX_DURATION`) before anything is decoded, so a small file of hours of
+silence cannot fill the memory; a header claiming more samples than its file could hold
+(a FLAC whose writer was killed says ``2**63`` samples) is reported as unfinished; NaN
+or infinite samples are an error unless the caller asks for ``nonfinite="repair"``. Every
+such failure raises :class:`AudioFileError` (a ``RuntimeError``) naming the file.
+
+:func:`audio_write` normalises and writes atomically (a temporary file renamed into
+place, so a kill or a failure leaves the old file or the complete new one), embeds the
+metadata as tags where the format allows and, when there is metadata, also writes it to
+a ``<file name>.json`` sidecar (``song.wav.json``), the file a
+:class:`~audiocraft.data.music_dataset.MusicDataset` reads its ``MusicInfo`` from.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -23,6 +34,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
+from ..utils.atomic import atomic_path, atomic_write_text
 from .audio_utils import normalize_audio
 
 logger = logging.getLogger(__name__)
@@ -40,6 +52,29 @@ _SF_WRITE = {
 WRITE_FORMATS = tuple(_SF_WRITE) + ("m4a",)
 # Tags every writer supports; other metadata keys go into the JSON comment tag.
 _TAG_KEYS = ("title", "artist", "album", "genre", "date", "comment")
+
+DEFAULT_MAX_DURATION = 1800.0
+"""Longest audio (seconds) one read decodes unless the caller passes another limit: half
+an hour, about 350 MB as 48 kHz stereo float32. Longer files are read in parts
+(``seek_time``/``duration``), or whole with a larger ``max_duration`` (None: no limit)."""
+NONFINITE_MODES = ("error", "repair")
+# No codec stores more than this many samples (per channel) in one byte: a FLAC frame of
+# silence is about 20 bytes for up to 65535 samples. More is an unfinished or lying header.
+_MAX_SAMPLES_PER_BYTE = 65536
+_READ_BLOCK = 1 << 16  # frames decoded per soundfile call
+
+
+class AudioFileError(RuntimeError):
+    """An audio file cannot be used: corrupt, unfinished, empty, mislabelled, too long
+    to decode under the limit, or holding NaN/inf samples. The message names the file."""
+
+
+class NonFiniteAudioError(AudioFileError):
+    """The decoded audio holds NaN or infinite samples."""
+
+
+class AudioTooLongError(AudioFileError):
+    """A read would decode more than its ``max_duration`` (checked before decoding)."""
 
 
 @dataclass
@@ -68,59 +103,120 @@ def _check_path(filepath: str | Path) -> Path:
     return path
 
 
-def _corrupt(path: Path, err: Exception) -> RuntimeError:
-    return RuntimeError(
+def _corrupt(path: Path, err: Exception) -> AudioFileError:
+    return AudioFileError(
         f"Could not decode {path} ({type(err).__name__}: {err}). The file is corrupt, empty "
         "or not the format its extension says: re-export it or drop it from the manifest."
     )
 
 
+def _check_header(path: Path, sample_rate: int, frames: float, channels: int) -> None:
+    """Refuse headers no finished file has: no rate or channels, or more samples than
+    the file's bytes could hold (an unfinished write, or a forged header)."""
+    if sample_rate <= 0 or channels <= 0:
+        raise AudioFileError(
+            f"{path} declares {sample_rate} Hz and {channels} channels: the header is "
+            "corrupt. Re-export the file or drop it from the manifest."
+        )
+    size = path.stat().st_size
+    if not math.isfinite(frames) or frames > max(size, 1) * _MAX_SAMPLES_PER_BYTE:
+        raise AudioFileError(
+            f"{path} declares {frames:.3g} samples ({frames / sample_rate:.3g} s) in "
+            f"{size} bytes, more than any codec packs: the file is unfinished (its writer "
+            "was killed before closing it) or corrupt. Re-export it or drop it."
+        )
+
+
+def _check_length(path: Path, seconds: float, max_duration: float | None) -> None:
+    if max_duration is not None and seconds > max_duration:
+        raise AudioTooLongError(
+            f"Reading {path} would decode {seconds:.1f} s of audio, more than the limit of "
+            f"{max_duration:.1f} s: read a part (seek_time/duration), or pass a larger "
+            "max_duration (None for no limit) if the file is trusted and memory allows."
+        )
+
+
+def _check_finite(path: Path, wav: torch.Tensor, nonfinite: str) -> torch.Tensor:
+    """``wav`` unchanged when finite; else an error, or NaN -> 0 and inf -> +-1 when
+    ``nonfinite == "repair"`` (with a warning)."""
+    finite = torch.isfinite(wav)
+    if bool(finite.all()):
+        return wav
+    bad = int((~finite).sum())
+    if nonfinite == "repair":
+        logger.warning("%s: replaced %d NaN/inf samples (NaN -> 0, inf -> +-1).", path, bad)
+        return torch.nan_to_num(wav, nan=0.0, posinf=1.0, neginf=-1.0)
+    raise NonFiniteAudioError(
+        f"{path} holds {bad} NaN or infinite samples (of {wav.numel()}): the file is "
+        "corrupt. Re-export it, drop it, or read it with nonfinite='repair' to replace "
+        "them with silence."
+    )
+
+
 def audio_info(filepath: str | Path) -> AudioFileInfo:
-    """Sample rate, duration (s) and channel count of an audio file."""
+    """Sample rate, duration (s) and channel count of an audio file, from its header.
+
+    Raises :class:`AudioFileError` for a corrupt, empty or unfinished file.
+    """
     path = _check_path(filepath)
     try:
         if path.suffix.lower() in SOUNDFILE_EXTS:
             info = sf.info(str(path))
-            return AudioFileInfo(int(info.samplerate), float(info.duration), int(info.channels))
+            sr, channels = int(info.samplerate), int(info.channels)
+            _check_header(path, sr, float(info.frames), channels)
+            return AudioFileInfo(sr, float(info.frames) / sr, channels)
         with av.open(str(path)) as container:
-            if not container.streams.audio:
-                raise ValueError("no audio stream")
-            stream = container.streams.audio[0]
-            if stream.duration is not None and stream.time_base is not None:
-                duration = float(stream.duration * stream.time_base)
-            elif container.duration is not None:
-                duration = container.duration / av.time_base
-            else:
-                duration = 0.0
-            return AudioFileInfo(
-                int(stream.codec_context.sample_rate), duration,
-                int(stream.codec_context.layout.nb_channels),
-            )
-    except (sf.LibsndfileError, av.FFmpegError, ValueError, RuntimeError) as err:
+            stream, sr, channels = _av_stream(container)
+            duration = _av_duration(container, stream)
+            _check_header(path, sr, duration * sr, channels)
+            return AudioFileInfo(sr, duration, channels)
+    except (sf.LibsndfileError, av.FFmpegError, ValueError, RuntimeError, OverflowError) as err:
+        if isinstance(err, AudioFileError):
+            raise
         raise _corrupt(path, err) from err
 
 
 def audio_read(
-    filepath: str | Path, seek_time: float = 0.0, duration: float = -1.0, pad: bool = False
+    filepath: str | Path, seek_time: float = 0.0, duration: float = -1.0, pad: bool = False,
+    max_duration: float | None = DEFAULT_MAX_DURATION, nonfinite: str = "error",
 ) -> tuple[torch.Tensor, int]:
     """Read ``duration`` seconds (all if negative) from ``seek_time`` seconds on.
 
     Returns ``(wav [C, T] float32, sample_rate)``. With ``pad`` the result is zero
     padded at the end to exactly ``duration`` seconds when the file is shorter.
+    ``max_duration`` (seconds, None for no limit) caps what one read may decode; the
+    length is checked from the header before decoding (:class:`AudioTooLongError`).
+    ``nonfinite``: ``"error"`` raises :class:`NonFiniteAudioError` on NaN/inf samples,
+    ``"repair"`` replaces them (NaN -> 0, inf -> +-1) with a warning.
+    Raises :class:`AudioFileError` for a corrupt, empty or unfinished file.
     """
     path = _check_path(filepath)
-    if seek_time < 0:
+    if nonfinite not in NONFINITE_MODES:
+        raise ValueError(f"nonfinite must be one of {NONFINITE_MODES}, got {nonfinite!r}.")
+    if not (math.isfinite(seek_time) and seek_time >= 0):
         raise ValueError(
-            f"seek_time must be >= 0 seconds, got {seek_time} for {path}: "
+            f"seek_time must be >= 0 seconds (and finite), got {seek_time} for {path}: "
             "seek from the start of the file (0) or later."
         )
+    if not math.isfinite(duration):
+        raise ValueError(
+            f"duration must be a finite number of seconds (negative for the whole file), "
+            f"got {duration} for {path}."
+        )
+    if max_duration is not None and not max_duration >= 0:
+        raise ValueError(f"max_duration must be >= 0 seconds or None, got {max_duration}.")
+    if duration > 0:
+        _check_length(path, duration, max_duration)
     try:
         if path.suffix.lower() in SOUNDFILE_EXTS:
-            wav, sr = _soundfile_read(path, seek_time, duration)
+            wav, sr = _soundfile_read(path, seek_time, duration, max_duration)
         else:
-            wav, sr = _av_read(path, seek_time, duration)
-    except (sf.LibsndfileError, av.FFmpegError, ValueError, RuntimeError) as err:
+            wav, sr = _av_read(path, seek_time, duration, max_duration)
+    except (sf.LibsndfileError, av.FFmpegError, ValueError, RuntimeError, OverflowError) as err:
+        if isinstance(err, AudioFileError):
+            raise
         raise _corrupt(path, err) from err
+    wav = _check_finite(path, wav, nonfinite)
     if pad and duration > 0:
         target = int(round(duration * sr))
         if wav.shape[-1] < target:
@@ -128,35 +224,68 @@ def audio_read(
     return wav, sr
 
 
-def _soundfile_read(path: Path, seek_time: float, duration: float) -> tuple[torch.Tensor, int]:
+def _soundfile_read(
+    path: Path, seek_time: float, duration: float, max_duration: float | None
+) -> tuple[torch.Tensor, int]:
     with sf.SoundFile(str(path)) as f:
-        sr = int(f.samplerate)
+        sr, channels, total = int(f.samplerate), int(f.channels), int(f.frames)
+        _check_header(path, sr, float(total), channels)
         start = int(round(seek_time * sr))
-        frames = -1 if duration < 0 else int(round(duration * sr))
-        if start >= f.frames:
-            return torch.zeros(f.channels, 0), sr
+        if start >= total:
+            return torch.zeros(channels, 0), sr
+        frames = total - start if duration < 0 else min(int(round(duration * sr)), total - start)
+        _check_length(path, frames / sr, max_duration)
         f.seek(start)
-        data = f.read(frames, dtype="float32", always_2d=True)  # [T, C]
-    return torch.from_numpy(np.ascontiguousarray(data.T)), sr  # [C, T]
+        data = np.empty((channels, frames), dtype=np.float32)  # [C, T]
+        done = 0
+        while done < frames:  # in blocks: no second full-size [T, C] copy
+            block = f.read(min(_READ_BLOCK, frames - done), dtype="float32", always_2d=True)
+            if len(block) == 0:
+                break
+            data[:, done:done + len(block)] = block.T
+            done += len(block)
+    return torch.from_numpy(data[:, :done]), sr  # [C, T]
 
 
-def _av_read(path: Path, seek_time: float, duration: float) -> tuple[torch.Tensor, int]:
+def _av_stream(container: Any) -> tuple[Any, int, int]:
+    if not container.streams.audio:
+        raise ValueError("no audio stream")
+    stream = container.streams.audio[0]
+    return (stream, int(stream.codec_context.sample_rate),
+            int(stream.codec_context.layout.nb_channels))
+
+
+def _av_duration(container: Any, stream: Any) -> float:
+    """Declared duration in seconds (0 when the container does not say)."""
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return float(container.duration / av.time_base)
+    return 0.0
+
+
+def _av_read(
+    path: Path, seek_time: float, duration: float, max_duration: float | None
+) -> tuple[torch.Tensor, int]:
     with av.open(str(path)) as container:
-        if not container.streams.audio:
-            raise ValueError("no audio stream")
-        stream = container.streams.audio[0]
-        sr = int(stream.codec_context.sample_rate)
-        channels = int(stream.codec_context.layout.nb_channels)
+        stream, sr, channels = _av_stream(container)
+        declared = _av_duration(container, stream)
+        _check_header(path, sr, declared * sr, channels)
         start = int(round(seek_time * sr))
         stop = None if duration < 0 else start + int(round(duration * sr))
         if stream.duration is not None and stream.time_base is not None:
             # Decoders emit whole codec frames: trim the padding past the declared end.
-            end = int(round(float(stream.duration * stream.time_base) * sr))
+            end = int(round(declared * sr))
             stop = end if stop is None else min(stop, end)
+        if stop is not None:
+            _check_length(path, (stop - start) / sr, max_duration)
+        # The header may not say (or lie): count what is decoded, too.
+        limit = None if max_duration is None else int(math.ceil(max_duration * sr))
         if seek_time > 0 and stream.time_base is not None:
             # Seek a little early: the demuxer lands on the previous key frame at best.
             container.seek(int(max(0.0, seek_time - 0.1) / stream.time_base), stream=stream)
         chunks: list[np.ndarray] = []
+        kept = 0
         for frame in container.decode(stream):
             arr = frame.to_ndarray()
             if not frame.format.is_planar:
@@ -167,6 +296,9 @@ def _av_read(path: Path, seek_time: float, duration: float) -> tuple[torch.Tenso
             hi = arr.shape[1] if stop is None else min(arr.shape[1], stop - first)
             if hi > lo:
                 chunks.append(arr[:, lo:hi])
+                kept += hi - lo
+                if limit is not None and kept > limit:
+                    _check_length(path, kept / sr, max_duration)
             if stop is not None and first + arr.shape[1] >= stop:
                 break
     if not chunks:
@@ -191,10 +323,27 @@ def _tags(metadata: dict[str, Any]) -> dict[str, str]:
     return tags
 
 
+def sidecar_path(audio_path: str | Path) -> Path:
+    """Where :func:`write_sidecar` puts the metadata of ``audio_path``: the full file name
+    plus ``.json`` (``song.wav`` -> ``song.wav.json``), so ``song.wav`` and ``song.mp3``
+    keep their own, and an unrelated ``config.json`` next to ``config.wav`` is safe."""
+    path = Path(audio_path)
+    return path.with_name(path.name + ".json")
+
+
+def find_sidecar(audio_path: str | Path) -> Path | None:
+    """The metadata sidecar of ``audio_path`` if one exists: ``song.wav.json``, else the
+    reference audiocraft's ``song.json`` (data sets made with it use that name)."""
+    for candidate in (sidecar_path(audio_path), Path(audio_path).with_suffix(".json")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
 def write_sidecar(audio_path: str | Path, metadata: dict[str, Any]) -> Path:
-    """Write ``metadata`` to ``<audio stem>.json`` next to ``audio_path``; return its path."""
-    sidecar = Path(audio_path).with_suffix(".json")
-    sidecar.write_text(json.dumps(metadata, indent=2, default=str, sort_keys=True) + "\n")
+    """Write ``metadata`` atomically to :func:`sidecar_path` of ``audio_path``; return it."""
+    sidecar = sidecar_path(audio_path)
+    atomic_write_text(sidecar, json.dumps(metadata, indent=2, default=str, sort_keys=True) + "\n")
     return sidecar
 
 
@@ -223,7 +372,9 @@ def audio_write(
     ``strategy`` is one of peak|clip|rms|loudness|none (see
     :func:`~audiocraft.data.audio_utils.normalize_audio` for the headroom options).
     ``metadata`` is embedded as tags (title, artist, album, genre, date, comment; other
-    keys as JSON in the comment) and always written to the ``<stem>.json`` sidecar.
+    keys as JSON in the comment) and, when not empty, written to the sidecar
+    :func:`sidecar_path` (``<file name>.json``). The audio and the sidecar are each
+    written atomically: an existing file is replaced only by a complete new one.
     Returns the path of the audio file.
     """
     if format not in WRITE_FORMATS:
@@ -262,9 +413,11 @@ def audio_write(
     meta = dict(metadata or {})
     tags = _tags(meta)
     data = wav.numpy().T  # [T, C]
-    try:
+    # A temporary file renamed over the target: a failure or a kill never leaves a
+    # half-written file, and never removes an existing one.
+    with atomic_path(path) as tmp:
         if format == "m4a":
-            _av_write(path, wav.numpy(), sample_rate, tags)
+            _av_write(tmp, wav.numpy(), sample_rate, tags)
         else:
             sf_format, subtype, _ = _SF_WRITE[format]
             extra: dict[str, Any] = {}
@@ -277,15 +430,13 @@ def audio_write(
                 level = float(np.clip(1 - (ogg_rate - 45_000) / (500_000 - 45_000), 0, 1))
                 extra = {"compression_level": level}
             with sf.SoundFile(
-                str(path), "w", sample_rate, channels, subtype, format=sf_format, **extra
+                str(tmp), "w", sample_rate, channels, subtype, format=sf_format, **extra
             ) as f:
                 for key, value in tags.items():
                     setattr(f, key, value)
                 f.write(data)
-    except Exception:
-        path.unlink(missing_ok=True)  # never leave a half-written file behind
-        raise
-    write_sidecar(path, meta)
+    if meta:
+        write_sidecar(path, meta)
     return path
 
 

@@ -8,7 +8,9 @@ every epoch (call :meth:`AudioDataset.set_epoch`, as the training loader of
 a ``segment_duration`` item ``i`` is file ``i``, whole.
 
 A file that fails to read is skipped (another one is drawn), counted in
-``read_failures`` and logged; it is not drawn again by this process.
+``read_failures`` and logged; it is not drawn again by this process. That includes files
+that are corrupt, unfinished, longer than the read limit (whole-file items) or hold
+NaN/inf samples (unless ``nonfinite="repair"``): see :func:`~audiocraft.data.audio.audio_read`.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .audio import audio_read
+from .audio import NONFINITE_MODES, audio_read
 from .audio_utils import convert_audio
 from .manifest import AudioMeta, load_audio_meta
 
@@ -75,6 +77,8 @@ class AudioDataset(Dataset):
         shuffle_seed: seed of the segment draws.
         permutation_on_files: visit files in a seeded random order, each once per
             cycle, instead of drawing them independently.
+        nonfinite: "error" skips a file with NaN/inf samples as unreadable; "repair"
+            replaces them (NaN -> 0, inf -> +-1) with a warning.
     Items: ``wav [channels, T]`` float32 with ``T = segment_duration * sample_rate``.
     """
 
@@ -96,6 +100,7 @@ class AudioDataset(Dataset):
         max_audio_duration: float | None = None,
         shuffle_seed: int = 0,
         permutation_on_files: bool = False,
+        nonfinite: str = "error",
     ):
         if segment_duration is not None and segment_duration <= 0:
             raise ValueError(f"segment_duration must be > 0 seconds, got {segment_duration}.")
@@ -103,6 +108,9 @@ class AudioDataset(Dataset):
             raise ValueError(f"min_segment_ratio must be in [0, 1], got {min_segment_ratio}.")
         if num_samples <= 0:
             raise ValueError(f"num_samples must be > 0, got {num_samples}.")
+        if nonfinite not in NONFINITE_MODES:
+            raise ValueError(f"nonfinite must be one of {NONFINITE_MODES}, got {nonfinite!r}.")
+        self.nonfinite = nonfinite
         self.segment_duration = segment_duration
         self.shuffle = shuffle
         self.num_samples = num_samples
@@ -209,7 +217,8 @@ class AudioDataset(Dataset):
         self, file_index: int, seek_time: float, duration: float
     ) -> tuple[torch.Tensor, SegmentInfo]:
         meta = self.meta[file_index]
-        wav, sr = audio_read(meta.path, seek_time, duration, pad=False)
+        wav, sr = audio_read(meta.path, seek_time, duration, pad=False,
+                             nonfinite=self.nonfinite)
         try:
             wav = convert_audio(wav, sr, self.sample_rate, self.channels)  # [C, T]
         except ValueError as err:

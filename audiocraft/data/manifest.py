@@ -2,11 +2,16 @@
 
 Each line holds the audiocraft keys ``path, duration, sample_rate, amplitude, weight,
 info_path``, so manifests written by the reference implementation load here and the
-other way round. Files that cannot be read are skipped and listed in a report.
+other way round. Files that cannot be read are skipped and listed in a report: corrupt,
+empty, mislabelled or unfinished files, files with NaN/inf samples (found with
+``--complete``), and files longer than ``--max-duration`` when given. Manifests are
+strict JSON: a NaN or infinite number is never written (``json.dumps(allow_nan=False)``)
+and is refused when read.
 
 Command line::
 
     python -m audiocraft.data.manifest ROOT OUT.jsonl[.gz] [--workers N] [--complete]
+        [--max-duration SECONDS]
 
 writes ``OUT.jsonl`` (gzip if it ends in ``.gz``) and, when some files were bad,
 ``OUT.bad.jsonl`` with one ``{"path", "reason"}`` line per rejected file.
@@ -18,6 +23,7 @@ import argparse
 import gzip
 import json
 import logging
+import math
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, fields
@@ -26,10 +32,18 @@ from typing import IO, Any
 
 import soundfile as sf
 
-from .audio import AUDIO_EXTS, SOUNDFILE_EXTS, audio_info, audio_read
+from ..utils.atomic import atomic_path, atomic_write_text
+from .audio import (
+    AUDIO_EXTS,
+    SOUNDFILE_EXTS,
+    audio_info,
+    audio_read,
+    find_sidecar,
+)
 
 logger = logging.getLogger(__name__)
 
+_SCAN_WINDOW = 600.0  # seconds decoded at a time by --complete
 # libsndfile's container name for each extension it reads; anything else is mislabelled.
 _SF_CONTAINERS = {
     ".wav": ("WAV", "WAVEX", "RF64"),
@@ -60,7 +74,26 @@ class AudioMeta:
         kwargs = {k: v for k, v in d.items() if k in known}
         if isinstance(kwargs.get("info_path"), dict):  # reference PathInZip written as dict
             kwargs["info_path"] = kwargs["info_path"].get("path")
-        return cls(**kwargs)
+        meta = cls(**kwargs)
+        meta.check()
+        return meta
+
+    def check(self) -> None:
+        """Raise ValueError unless every number is finite and in range."""
+        numbers = {"duration": self.duration, "sample_rate": self.sample_rate,
+                   "amplitude": self.amplitude, "weight": self.weight}
+        for key, value in numbers.items():
+            if value is None and key in ("amplitude", "weight"):
+                continue
+            if (isinstance(value, bool) or not isinstance(value, (int, float))
+                    or not math.isfinite(value) or value < 0):
+                raise ValueError(
+                    f"{self.path}: {key} must be a finite number >= 0, got {value!r}."
+                )
+        if self.sample_rate <= 0 or int(self.sample_rate) != self.sample_rate:
+            raise ValueError(
+                f"{self.path}: sample_rate must be a positive integer, got {self.sample_rate!r}."
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -88,7 +121,7 @@ def _open_text(path: Path, mode: str) -> IO[str]:
     return open(path, mode, encoding="utf-8")
 
 
-def _probe(path: Path, complete: bool) -> AudioMeta | BadFile:
+def _probe(path: Path, complete: bool, max_duration: float | None) -> AudioMeta | BadFile:
     """Check one file; return its manifest entry or the reason it is unusable."""
     try:
         if path.stat().st_size == 0:
@@ -104,20 +137,40 @@ def _probe(path: Path, complete: bool) -> AudioMeta | BadFile:
         info = audio_info(path)
         if info.duration <= 0:
             return BadFile(str(path), "no audio samples (duration 0)")
+        if max_duration is not None and info.duration > max_duration:
+            return BadFile(
+                str(path), f"too long: {info.duration:.1f} s, more than the limit of "
+                f"{max_duration:.1f} s (--max-duration)"
+            )
         amplitude = None
         if complete:
-            wav, _ = audio_read(path)
-            if wav.shape[-1] == 0:
+            amplitude = _peak(path, info.duration)
+            if amplitude is None:
                 return BadFile(str(path), "no audio samples could be decoded")
-            amplitude = float(wav.abs().max())
-        sidecar = path.with_suffix(".json")
-        return AudioMeta(
+        sidecar = find_sidecar(path)
+        meta = AudioMeta(
             str(path), info.duration, info.sample_rate, amplitude,
-            info_path=str(sidecar) if sidecar.exists() else None,
+            info_path=None if sidecar is None else str(sidecar),
         )
+        meta.check()  # a manifest line is valid JSON: no NaN or infinity
+        return meta
     except Exception as err:  # any failure makes the file unusable; the report says why
         reason = str(err).split("\n")[0]
         return BadFile(str(path), f"unreadable: {reason}")
+
+
+def _peak(path: Path, duration: float) -> float | None:
+    """Peak |x| of the whole file, decoded window by window (memory bounded by one
+    window); None when nothing decodes. NaN/inf samples raise."""
+    peak, decoded, start = None, 0, 0.0
+    while start < duration:
+        wav, _ = audio_read(path, start, _SCAN_WINDOW)
+        if wav.shape[-1] == 0:
+            break
+        decoded += wav.shape[-1]
+        peak = max(peak or 0.0, float(wav.abs().max()))
+        start += _SCAN_WINDOW
+    return peak if decoded else None
 
 
 def find_audio_files(root: str | Path, exts: tuple[str, ...] = AUDIO_EXTS) -> list[Path]:
@@ -131,15 +184,19 @@ def find_audio_files(root: str | Path, exts: tuple[str, ...] = AUDIO_EXTS) -> li
 
 
 def build_manifest(
-    root: str | Path, workers: int = 4, complete: bool = False, resolve: bool = True
+    root: str | Path, workers: int = 4, complete: bool = False, resolve: bool = True,
+    max_duration: float | None = None,
 ) -> ManifestResult:
-    """Probe every audio file under ``root``; ``complete`` decodes each fully (slower,
-    catches truncated files and fills ``amplitude``). Paths are absolute if ``resolve``."""
+    """Probe every audio file under ``root``; ``complete`` decodes each fully, a window
+    at a time (slower; catches truncated files and NaN/inf samples, fills
+    ``amplitude``). Files longer than ``max_duration`` seconds (None: no limit; data sets
+    read segments, so long files are fine) are reported, not listed. Paths are absolute
+    if ``resolve``."""
     files = find_audio_files(root)
     if resolve:
         files = [p.resolve() for p in files]
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        results = list(pool.map(lambda p: _probe(p, complete), files))
+        results = list(pool.map(lambda p: _probe(p, complete, max_duration), files))
     good = [r for r in results if isinstance(r, AudioMeta)]
     bad = [r for r in results if isinstance(r, BadFile)]
     for b in bad:
@@ -148,12 +205,18 @@ def build_manifest(
 
 
 def save_audio_meta(path: str | Path, meta: list[AudioMeta]) -> None:
-    """Write ``meta`` as JSON lines (gzip when ``path`` ends in ``.gz``)."""
+    """Write ``meta`` as strict JSON lines (gzip when ``path`` ends in ``.gz``),
+    atomically. Raises ValueError for a NaN or infinite number, before writing."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with _open_text(path, "w") as f:
-        for m in meta:
-            f.write(json.dumps(m.to_dict()) + "\n")
+    for m in meta:
+        m.check()
+    lines = [json.dumps(m.to_dict(), allow_nan=False) + "\n" for m in meta]
+    with atomic_path(path) as tmp:
+        opener = gzip.open(tmp, "wt", encoding="utf-8") if path.suffix == ".gz" else open(
+            tmp, "w", encoding="utf-8")
+        with opener as f:
+            f.writelines(lines)
 
 
 def load_audio_meta(path: str | Path) -> list[AudioMeta]:
@@ -180,7 +243,7 @@ def load_audio_meta(path: str | Path) -> list[AudioMeta]:
             if not line.strip():
                 continue
             try:
-                m = AudioMeta.from_dict(json.loads(line))
+                m = AudioMeta.from_dict(json.loads(line, parse_constant=_refuse_constant))
             except (json.JSONDecodeError, TypeError, ValueError) as err:
                 raise ValueError(f"{path}:{lineno}: not a valid manifest line ({err}).") from err
             for attr in ("path", "info_path"):
@@ -191,11 +254,13 @@ def load_audio_meta(path: str | Path) -> list[AudioMeta]:
     return meta
 
 
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number (manifests hold finite numbers only)")
+
+
 def save_report(path: str | Path, bad: list[BadFile]) -> None:
-    """Write the rejected files as ``{"path", "reason"}`` JSON lines."""
-    with open(path, "w", encoding="utf-8") as f:
-        for b in bad:
-            f.write(json.dumps(asdict(b)) + "\n")
+    """Write the rejected files as ``{"path", "reason"}`` JSON lines, atomically."""
+    atomic_write_text(path, "".join(json.dumps(asdict(b)) + "\n" for b in bad))
 
 
 def report_path(manifest_path: str | Path) -> Path:
@@ -222,9 +287,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--relative", action="store_true", help="store paths as found instead of absolute"
     )
+    parser.add_argument(
+        "--max-duration", type=float, default=0.0, metavar="SECONDS",
+        help="report files longer than this as bad (default 0: no limit)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
-    result = build_manifest(args.root, args.workers, args.complete, resolve=not args.relative)
+    if not (math.isfinite(args.max_duration) and args.max_duration >= 0):
+        parser.error(f"--max-duration must be a finite number >= 0, got {args.max_duration}")
+    result = build_manifest(args.root, args.workers, args.complete, resolve=not args.relative,
+                            max_duration=args.max_duration or None)
     save_audio_meta(args.output, result.good)
     print(f"{len(result.good)} files -> {args.output}", file=sys.stderr)
     if result.bad:

@@ -1,8 +1,8 @@
 """MusicDataset: audio segments with their music metadata (``MusicInfo``).
 
-Each audio file ``x.wav`` has a JSON sidecar (``x.json``, or the manifest's
-``info_path``) holding any of: title, artist, key, bpm, genre, moods, keywords,
-description, name, instrument. Items are ``(wav [C, T], MusicInfo)``;
+Each audio file ``x.wav`` has a JSON sidecar (``x.wav.json``, the reference layout's
+``x.json``, or the manifest's ``info_path``) holding any of: title, artist, key, bpm,
+genre, moods, keywords, description, name, instrument. Items are ``(wav [C, T], MusicInfo)``;
 :meth:`MusicInfo.to_condition_attributes` turns the info into what the language model
 is conditioned on.
 
@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .audio import find_sidecar, sidecar_path
 from .audio_dataset import AudioDataset, SegmentInfo
 
 logger = logging.getLogger(__name__)
@@ -192,7 +193,8 @@ class MusicDataset(AudioDataset):
         self.joint_embed_attributes = list(joint_embed_attributes or [])
 
     def _sidecar(self, segment: SegmentInfo) -> dict[str, Any]:
-        path = Path(segment.meta.info_path or Path(segment.meta.path).with_suffix(".json"))
+        found = segment.meta.info_path or find_sidecar(segment.meta.path)
+        path = Path(found or sidecar_path(segment.meta.path))
         if not path.exists():
             if self.info_fields_required:
                 raise FileNotFoundError(

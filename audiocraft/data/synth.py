@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .audio import audio_write
+from .audio import audio_write, sidecar_path
 from .manifest import AudioMeta, save_audio_meta
 from .synth_voices import add_at, hihat, kick, snare, tone
 
@@ -290,7 +290,7 @@ def write_dataset(
         path = audio_write(out / spec.name, wav, sample_rate, format=format, strategy="none",
                            metadata=spec.to_sidecar())
         metas.append(AudioMeta(path.name, wav.shape[-1] / sample_rate, sample_rate,
-                               float(wav.abs().max()), None, path.with_suffix(".json").name))
+                               float(wav.abs().max()), None, sidecar_path(path).name))
     save_audio_meta(out / "data.jsonl", metas)
     return metas
 

@@ -44,19 +44,23 @@ HF_WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch
 
 def torch_load(path: str | os.PathLike) -> Any:
     """`torch.load(weights_only=True)` on CPU, turning unreadable files into a clear
-    `CheckpointError` (a truncated download is the usual cause)."""
+    `CheckpointError`: a file the weights-only loader refuses (it holds code or Python
+    objects) is reported as possibly unsafe, a truncated or corrupt one as such."""
     if not Path(path).is_file():
         raise MissingWeightsError(f"Checkpoint {path} does not exist.")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except (
-        RuntimeError,
-        EOFError,
-        OSError,
-        pickle.UnpicklingError,
-        zipfile.BadZipFile,
-        ValueError,
-    ) as err:
+    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile,
+            ValueError, KeyError) as err:
+        if isinstance(err, pickle.UnpicklingError) and "weights only load failed" in str(
+                err).lower():
+            # torch's own text suggests weights_only=False: never pass that on.
+            raise CheckpointError(
+                f"Refused to load {path}: it contains code or Python objects that a "
+                "weights-only load does not accept, so it may be unsafe to open. Use "
+                "checkpoints from a source you trust that hold only tensors and plain "
+                "containers (an audiocraft export, a state dict saved with torch.save)."
+            ) from None
         raise CheckpointError(
             f"Could not read checkpoint {path}: {err}. The file is probably truncated or "
             "corrupt (an interrupted download?): download or copy it again."

@@ -3,6 +3,13 @@
 Peak normalisation needs the whole piece, so a streamed file is written as is, clipped
 to [-1, 1]; use ``audiocraft.data.audio.audio_write`` on the full audio when
 normalisation matters more than memory.
+
+The file stays valid while it grows, so a reader opens it at its current length and a
+killed process leaves a playable file: after every chunk the encoder is flushed, a WAV
+header is rewritten with the current sizes, and the file is synced to disk. OGG and MP3
+carry no total length and are readable as far as they were flushed. FLAC stores its
+length only when the file is closed: a killed FLAC stream is reported as unfinished by
+:func:`~audiocraft.data.audio.audio_read`, so stream to WAV when kills are likely.
 """
 
 from __future__ import annotations
@@ -14,6 +21,9 @@ from typing import Any
 import soundfile as sf
 import torch
 
+from .atomic import fsync_path
+
+_SFC_UPDATE_HEADER_NOW = 0x1060  # libsndfile's sndfile.h
 # format -> (libsndfile container, subtype)
 STREAM_FORMATS: dict[str, tuple[str, str | None]] = {
     "wav": ("WAV", "FLOAT"),
@@ -41,6 +51,7 @@ class StreamingAudioWriter:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         container, subtype = STREAM_FORMATS[format]
+        self.format = format
         self.channels = channels
         self.samples = 0
         self._file: Any = sf.SoundFile(str(self.path), "w", sample_rate, channels, subtype,
@@ -56,9 +67,22 @@ class StreamingAudioWriter:
         data = wav.detach().cpu().float().clamp(-1, 1).numpy().T  # [n, C]
         self._file.write(data)
         self.samples += wav.shape[-1]
+        self.flush()
+
+    def flush(self) -> None:
+        """Make the file valid at its current length: flush the encoder, rewrite the
+        header's sizes (WAV) and sync the file to disk."""
+        self._file.flush()
+        if self.format == "wav":
+            # soundfile does not wrap this command; libsndfile rewrites the RIFF and data
+            # chunk sizes in place.
+            sf._snd.sf_command(self._file._file, _SFC_UPDATE_HEADER_NOW, sf._ffi.NULL, 0)
+        fsync_path(self.path)
 
     def close(self) -> None:
-        self._file.close()
+        if not self._file.closed:
+            self._file.close()
+            fsync_path(self.path)
 
     def __enter__(self) -> StreamingAudioWriter:
         return self

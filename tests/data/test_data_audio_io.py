@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from audiocraft.data.audio import audio_info, audio_read, audio_write, read_tags
+from audiocraft.data.audio import audio_info, audio_read, audio_write, find_sidecar, read_tags
 from audiocraft.data.audio_utils import (
     convert_audio,
     convert_audio_channels,
@@ -45,7 +45,7 @@ def test_round_trip_every_format(tmp_path, fmt, min_snr):
     inner = slice(2000, -2000)
     assert _snr_db(wav[:, inner], back[:, inner]) > min_snr
     # Metadata: a sidecar always, tags inside the file too.
-    assert json.loads(path.with_suffix(".json").read_text()) == meta
+    assert json.loads(path.with_name(path.name + ".json").read_text()) == meta
     tags = read_tags(path)
     assert tags["title"] == "round trip" and tags["artist"] == "tests"
     assert json.loads(tags["comment"]) == {"bpm": 120, "key": "A minor"}
@@ -140,3 +140,36 @@ def test_lossy_rates_change_the_file_size(tmp_path):
     small = audio_write(tmp_path / "lo", wav, SR, format="mp3", mp3_rate=64)
     large = audio_write(tmp_path / "hi", wav, SR, format="mp3", mp3_rate=320)
     assert small.stat().st_size < large.stat().st_size
+
+
+def test_sidecar_named_after_the_file_and_only_with_metadata(tmp_path):
+    config = tmp_path / "config.json"
+    config.write_text('{"unrelated": true}')
+    wav = _tones(0.2, 1)
+    plain = audio_write(tmp_path / "config", wav, SR)  # no metadata: no sidecar
+    assert plain.name == "config.wav" and config.read_text() == '{"unrelated": true}'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "config.wav"]
+    a = audio_write(tmp_path / "x", wav, SR, metadata={"title": "a"})
+    b = audio_write(tmp_path / "x", wav, SR, format="mp3", metadata={"title": "b"})
+    assert json.loads((tmp_path / "x.wav.json").read_text()) == {"title": "a"}
+    assert json.loads((tmp_path / "x.mp3.json").read_text()) == {"title": "b"}
+    assert read_tags(a)["title"] == "a" and read_tags(b)["title"] == "b"  # tags too
+    assert find_sidecar(a) == tmp_path / "x.wav.json"
+    legacy = audio_write(tmp_path / "old", wav, SR)
+    (tmp_path / "old.json").write_text("{}")  # the reference layout's name is still found
+    assert find_sidecar(legacy) == tmp_path / "old.json"
+
+
+def test_failed_write_keeps_the_existing_file(tmp_path, monkeypatch):
+    path = audio_write(tmp_path / "x", _tones(0.2, 1), SR)
+    before = path.read_bytes()
+
+    class Broken:
+        def __init__(self, *args, **kwargs):
+            raise RuntimeError("disk full")
+
+    monkeypatch.setattr("audiocraft.data.audio.sf.SoundFile", Broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        audio_write(tmp_path / "x", _tones(0.5, 1), SR)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.wav"]  # no temp file left

@@ -167,9 +167,9 @@ def test_description_augmentation_probabilities_mean_what_they_say(folder):
 
 def test_sidecar_errors_name_the_file(folder, tmp_path):
     meta = json.loads(folder.read_text().splitlines()[0])
-    (tmp_path / "audio" / "f0.json").write_text("{not json")
+    (tmp_path / "audio" / "f0.wav.json").write_text("{not json")
     ds = MusicDataset([AudioMeta.from_dict(meta)], segment_duration=0.5, sample_rate=SR)
-    with pytest.raises(ValueError, match=r"f0.json is not valid JSON.*fix or delete"):
+    with pytest.raises(ValueError, match=r"f0.wav.json is not valid JSON.*fix or delete"):
         ds[0]
 
 

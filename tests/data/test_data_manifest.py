@@ -49,7 +49,7 @@ def test_manifest_keeps_good_files_and_reports_bad_ones(messy_folder, tmp_path):
     assert good["a.wav"].sample_rate == SR
     assert good["a.wav"].amplitude == pytest.approx(0.5, abs=1e-3)
     assert good["b.flac"].amplitude == pytest.approx(0.25, abs=1e-3)
-    assert good["b.flac"].info_path is not None and good["b.flac"].info_path.endswith("b.json")
+    assert good["b.flac"].info_path is not None and good["b.flac"].info_path.endswith("b.flac.json")
     bad = {b.path.split("/")[-1]: b.reason for b in result.bad}
     assert sorted(bad) == ["corrupt.wav", "empty.flac", "mislabelled.wav", "silent.wav"]
     assert "empty" in bad["empty.flac"]

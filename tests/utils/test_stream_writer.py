@@ -33,3 +33,17 @@ def test_bad_chunk_and_format(tmp_path):
     with StreamingAudioWriter(tmp_path / "y.wav", 16000, 1) as writer:
         with pytest.raises(ValueError, match=r"\[1, n\]"):
             writer.write(torch.zeros(2, 10))
+
+
+def test_wav_header_is_current_after_every_chunk(tmp_path):
+    """A reader (or a kill) between chunks sees a valid WAV holding what was written."""
+    path = tmp_path / "growing.wav"
+    wav = 0.25 * torch.sin(torch.arange(8000) / 5.0)[None]  # [1, T]
+    with StreamingAudioWriter(path, 8000, 1, "wav") as writer:
+        for n, chunk in enumerate(wav.split(2000, dim=-1), 1):
+            writer.write(chunk)
+            raw = path.read_bytes()
+            riff_size = int.from_bytes(raw[4:8], "little")
+            assert riff_size == len(raw) - 8  # the RIFF size is rewritten, not left at 0
+            data, _ = sf.read(path, dtype="float32")
+            np.testing.assert_allclose(data, wav[0, : 2000 * n].numpy(), atol=1e-6)
