@@ -154,7 +154,6 @@ def write_report(out: Path, results: dict[str, Any], wavs: dict[str, torch.Tenso
     Returns the two paths."""
     figures = out / "figures"
     figures.mkdir(parents=True, exist_ok=True)
-    sections: list[tuple[str, str, list[Path]]] = []  # (title, table md|html, pictures)
     status = ("complete" if results["complete"] else
               "INCOMPLETE: some metrics are unavailable or failed (see below)")
     settings = sorted(results["settings"].items())
