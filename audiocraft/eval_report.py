@@ -227,7 +227,7 @@ def write_sweep(out: Path, runs: list[tuple[str, dict[str, Any]]]) -> tuple[Path
     out.mkdir(parents=True, exist_ok=True)
     flat = [(name, headline(r), r) for name, r in runs]
     columns = sorted({k for _, h, _ in flat for k in h})
-    varying = sorted({k for _, _, r in runs for k in r["settings"]
+    varying = sorted({k for _, r in runs for k in r["settings"]
                       if len({json.dumps(x["settings"].get(k)) for _, x in runs}) > 1})
     rows = [[name, *[r["settings"].get(k) for k in varying], r["complete"],
              *[h.get(c, float("nan")) for c in columns]] for name, h, r in flat]
