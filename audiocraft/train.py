@@ -140,8 +140,9 @@ def run(cfg: DictConfig) -> RunResult:
     datamodule = build_datamodule(cfg, trainer.world_size)
     last = run_dir / "checkpoints" / "last.ckpt"
     ckpt_path = str(last) if cfg.resume and last.exists() else None
-    if cfg.get("execute_only") == "valid":
-        # Evaluation only: validation metrics (and samples, per `generate`) of the run's
+    if cfg.get("execute_only") in ("valid", "evaluate", "generate"):
+        # Evaluation only: validation metrics (and samples, per `generate`; the evaluate or
+        # generate stage with execute_only=evaluate/generate) of the run's
         # last checkpoint, or of the `continue_from` weights when the run has none. The
         # training run's CSV metrics are kept, and the evaluation's rows appended.
         _continue_csv_metrics(trainer, sys.maxsize)
