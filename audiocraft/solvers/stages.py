@@ -169,8 +169,10 @@ class StageRunner:
         results = None
         if self.settings.due("evaluate", epoch):
             results = self.evaluate(epoch, module.device)
-            for key, value in flat_metrics(results).items():
+            flat = flat_metrics(results)
+            for key, value in flat.items():
                 module.log(key, value, rank_zero_only=True)
+            _push_to_dora(flat)
         if self.settings.due("generate", epoch):
             self.generate(epoch, module.device, generation)
         return results
@@ -205,6 +207,15 @@ class StageRunner:
                 index += 1
         logger.info("generate (epoch %d): %d samples in %s", epoch, len(written), folder)
         return written
+
+
+def _push_to_dora(metrics: dict[str, float]) -> None:
+    """Add the evaluate values to the dora experiment's history (for `dora grid` tables):
+    the history callback has already pushed this validation's row when the stage runs."""
+    import dora
+
+    if metrics and dora.is_xp():
+        dora.get_xp().link.push_metrics(metrics)
 
 
 def flat_metrics(results: dict[str, Any]) -> dict[str, float]:
