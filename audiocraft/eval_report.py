@@ -68,7 +68,7 @@ def bar_chart_png(title: str, labels: Sequence[str], values: Sequence[float], pa
     finite = [v for v in values if math.isfinite(v)]
     lo = min([0.0, *finite])
     hi = max([0.0, *finite]) or 1.0
-    box = (50, 24, width - 10, height - 40)
+    box = (50, 36, width - 10, height - 40)
     draw.text((50, 4), title, fill=(0, 0, 0))
     _axes(draw, box, lo, hi)
     slot = (box[2] - box[0]) / max(1, len(values))
@@ -95,7 +95,7 @@ def line_chart_png(title: str, series: dict[str, Sequence[float]], path: Path,
     lo, hi = (min(values), max(values)) if values else (0.0, 1.0)
     if hi == lo:
         lo, hi = lo - 1.0, hi + 1.0
-    box = (50, 24, width - 10, height - 40)
+    box = (50, 36, width - 10, height - 40)
     draw.text((50, 4), title, fill=(0, 0, 0))
     _axes(draw, box, lo, hi)
     n = max((len(s) for s in series.values()), default=1)
@@ -226,7 +226,9 @@ def write_sweep(out: Path, runs: list[tuple[str, dict[str, Any]]]) -> tuple[Path
     per column) and ``out/sweep.json``. ``runs``: ``(run name, its results)``."""
     out.mkdir(parents=True, exist_ok=True)
     flat = [(name, headline(r), r) for name, r in runs]
-    columns = sorted({k for _, h, _ in flat for k in h})
+    # Counts of clips are the same in every run: left to each run's results.json.
+    columns = sorted({k for _, h, _ in flat for k in h
+                      if not k.endswith(("count", "unlabelled", "unmeasured"))})
     varying = sorted({k for _, r in runs for k in r["settings"]
                       if len({json.dumps(x["settings"].get(k)) for _, x in runs}) > 1})
     rows = [[name, *[r["settings"].get(k) for k in varying], r["complete"],
@@ -235,10 +237,10 @@ def write_sweep(out: Path, runs: list[tuple[str, dict[str, Any]]]) -> tuple[Path
     figures.mkdir(exist_ok=True)
     pics = [bar_chart_png(c, [n for n, _, _ in flat], [h.get(c, float("nan")) for _, h, _ in flat],
                           figures / f"sweep_{c.replace('.', '_')}.png")
-            for c in columns if not c.endswith(("count", "unlabelled", "unmeasured"))]
+            for c in columns]
     header = ["run", *varying, "complete", *columns]
     md = ["# Sweep\n", _md_table(header, rows), ""]
-    md += [f"![{p.stem}](figures/{p.name})" for p in pics]
+    md += [f"![{p.stem}](figures/{p.name})\n" for p in pics]
     md_path, json_path = out / "sweep.md", out / "sweep.json"
     md_path.write_text("\n".join(md) + "\n")
     json_path.write_text(json.dumps({"columns": header, "rows": rows,
