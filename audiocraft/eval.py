@@ -156,17 +156,19 @@ def evaluate_model(model: Any, model_name: str, items: list[EvalItem], metric_na
                    settings: dict[str, Any], out: Path, weights: str | None = None,
                    metric_options: dict[str, dict[str, Any]] | None = None,
                    drift_window: float = 60.0, skipped: dict[str, str] | None = None,
-                   warnings: list[str] | None = None) -> dict[str, Any]:
+                   warnings: list[str] | None = None,
+                   device: str = "cpu") -> dict[str, Any]:
     """Generate one piece per item with ``model`` (a ``MusicGen``) and ``settings``
     (``duration``, ``cfg_coef``, ``top_k``, ``top_p``, ``temperature``, ``stride``,
     ``seed``, ``batch``), write the samples to ``out`` and return the results dict (also
     written to ``out/results.json``, with the report). ``skipped`` (file -> reason) and
-    ``warnings`` of the data loading are listed in both."""
+    ``warnings`` of the data loading are listed in both; metric backbones run on
+    ``device``."""
     from .eval_report import write_report
 
     out.mkdir(parents=True, exist_ok=True)
     sr = model.sample_rate
-    context = EvalContext(sr, model.compression_model, weights, "cpu", metric_options or {})
+    context = EvalContext(sr, model.compression_model, weights, device, metric_options or {})
     metrics, unavailable = build_metrics(metric_names, context)
     for name, reason in unavailable.items():
         _log(f"[eval] metric {name} unavailable: {reason}")
@@ -277,7 +279,6 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns 0 (complete), 1 (incomplete) or 2 (bad input)."""
     args = build_parser().parse_args(argv)
     names = [n.strip() for n in args.metrics.split(",") if n.strip()]
-    import audiocraft.metrics.evaluation  # noqa: F401  (fills METRICS)
     unknown = [n for n in names if n not in METRICS]
     if unknown or not names:
         print(f"error: unknown metric(s) {unknown or names}; known metrics: {METRICS.names()}",
@@ -323,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 results = evaluate_model(model, model_name, items, names, settings, run_out,
                                          args.weights, options, args.drift_window,
-                                         skipped, warnings)
+                                         skipped, warnings, args.device)
             except ValueError as err:
                 print(f"error: run {label}: {err}", file=sys.stderr)
                 return 2
