@@ -267,6 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default $AUDIOCRAFT_METRICS_DIR)")
     p.add_argument("--key-profiles", default="krumhansl",
                    help="key estimator profiles: krumhansl or synthetic")
+    p.add_argument("--fad-inf", action="store_true",
+                   help="also report FAD-infinity (the small-sample correction) for FAD metrics")
     p.add_argument("--drift-window", type=float, default=60.0,
                    help="seconds per drift window; longer pieces get drift figures")
     p.add_argument("--sweep", action="append", default=[],
@@ -309,7 +311,9 @@ def main(argv: list[str] | None = None) -> int:
               for vals in itertools.product(*[vs for _, vs in sweeps])]
     runs: list[tuple[str, dict[str, Any]]] = []
     out = Path(args.out)
-    options = {"key": {"profiles": args.key_profiles}}
+    options: dict[str, dict[str, Any]] = {"key": {"profiles": args.key_profiles}}
+    if args.fad_inf:
+        options.update({n: {"inf_correction": True} for n in names if n.startswith("fad_")})
     for model_name in args.model:
         try:
             model = MusicGen.get_pretrained(model_name, device=args.device)

@@ -197,6 +197,9 @@ def write_report(out: Path, results: dict[str, Any], wavs: dict[str, torch.Tenso
                 rows.append([sid, i, bpm, key, dist])
             pics.append(line_chart_png(f"{sid}: bpm per window", {"bpm": d["bpm"]},
                                        figures / f"drift_bpm_{sid}.png"))
+            pics.append(line_chart_png(f"{sid}: key of window 0 kept (1) or not (0)",
+                                       {"same key": [float(k == d["key"][0]) for k in d["key"]]},
+                                       figures / f"drift_key_{sid}.png"))
             pics.append(line_chart_png(f"{sid}: codec distance to window 0",
                                        {"distance": d["distance"]},
                                        figures / f"drift_dist_{sid}.png"))

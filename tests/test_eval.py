@@ -118,3 +118,21 @@ def test_missing_manifest_and_all_corrupt_data(tmp_path, capsys):
 def test_bad_sweep_is_a_clear_error(data, tmp_path, capsys):
     assert ev.main(_args(data, tmp_path / "x", "--metrics", "tempo", "--sweep", "cfg=1,2")) == 2
     assert "KEY=V1,V2" in capsys.readouterr().err
+
+
+def test_a_metric_that_cannot_score_makes_the_run_incomplete(data, tmp_path):
+    """Items without sidecars have no bpm label: tempo fails, and the run says so."""
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    metas = [m for m in load_audio_meta(data / "data.jsonl") if "piece" in m.path]
+    for m in metas:
+        m.info_path = None
+    save_audio_meta(bare / "data.jsonl", metas)
+    out = tmp_path / "run"
+    code = ev.main(["--model", "toy", "--data", str(bare), "--out", str(out), "--metrics",
+                    "tempo,fad_codec", "--duration", "0.5", "--fad-inf", "--top-k", "50"])
+    assert code == 1
+    results = json.loads((out / "results.json").read_text())
+    assert results["complete"] is False and "bpm labels" in results["tempo"]["error"]
+    assert "fad_inf" in results["fad_codec"]
+    assert "INCOMPLETE" in (out / "report.md").read_text()

@@ -62,3 +62,13 @@ def test_codec_evaluate_stage_reports_sisnr_and_mel(make_cfg, tmp_path):
 def test_stage_config_errors(make_cfg, overrides, message):
     with pytest.raises(ConfigError, match=message):
         run(make_cfg("musicgen/toy", *overrides))
+
+
+def test_stage_schedule():
+    from audiocraft.solvers.stages import StageSettings
+
+    s = StageSettings(evaluate_every=2, generate_every=0)
+    assert [s.due("evaluate", e) for e in (1, 2, 3, 4)] == [False, True, False, True]
+    assert not any(s.due("generate", e) for e in (1, 2, 3))
+    only = StageSettings(evaluate_every=2, only="generate")
+    assert only.due("generate", 1) and not only.due("evaluate", 2)
