@@ -91,8 +91,7 @@ def stage_settings(cfg: DictConfig) -> StageSettings:
         generate_manifest=None if source.get("generate") is None else str(source["generate"]),
         dataset_kwargs={"sample_rate": cfg.sample_rate, "channels": cfg.channels,
                         "segment_duration": ds.segment_duration,
-                        "min_segment_ratio": ds.min_segment_ratio,
-                        "num_samples": int(ev.get("num_samples", 4))},
+                        "min_segment_ratio": ds.min_segment_ratio},
         music=bool(ds.music),
         only=cfg.get("execute_only") if cfg.get("execute_only") in STAGES else None,
         metric_options=OmegaConf.to_container(options, resolve=True) if options else {},  # type: ignore[arg-type]

@@ -79,6 +79,7 @@ def _items(manifest: str, kwargs: dict[str, Any], music: bool, num: int,
     """Batches ``(wav [B, C, T], infos)`` of the first ``num`` items of ``manifest``."""
     from ..data.datamodule import AudioDataModule
 
+    kwargs = {**kwargs, "num_samples": num}  # the segmented dataset's length
     data = AudioDataModule(evaluate=manifest, dataset_kwargs=kwargs, batch_size=batch_size,
                            num_workers=0, music=music)
     seen = 0

@@ -9,7 +9,7 @@ from audiocraft.solvers.config_check import ConfigError
 from audiocraft.train import run
 
 TINY = ["optim.epochs=1", "optim.updates_per_epoch=2", "dataset.valid_num_samples=2",
-        "evaluate.num_samples=2", "generate.num_samples=2", "dataset.segment_duration=0.5"]
+        "evaluate.num_samples=2", "generate.num_samples=3", "dataset.segment_duration=0.5"]
 
 
 def test_lm_stages_during_training_and_alone_on_the_checkpoint(make_cfg, tmp_path):
@@ -34,7 +34,7 @@ def test_lm_stages_during_training_and_alone_on_the_checkpoint(make_cfg, tmp_pat
     generated = run(make_cfg("musicgen/toy", *TINY, "execute_only=generate", run_dir=run_dir))
     assert generated.train_history == []
     files = sorted((run_dir / "generate" / "epoch_1").glob("*.wav"))
-    assert len(files) == 2
+    assert len(files) == 3  # generate.num_samples, not evaluate.num_samples
     sidecar = json.loads(files[0].with_suffix(".json").read_text())
     assert sidecar["id"] == files[0].stem and sidecar["description"]
     assert sidecar["settings"]["top_k"] == 250
