@@ -136,3 +136,13 @@ def test_a_metric_that_cannot_score_makes_the_run_incomplete(data, tmp_path):
     assert results["complete"] is False and "bpm labels" in results["tempo"]["error"]
     assert "fad_inf" in results["fad_codec"]
     assert "INCOMPLETE" in (out / "report.md").read_text()
+
+
+def test_two_models_give_one_comparison(data, tmp_path):
+    out = tmp_path / "models"
+    code = ev.main(["--model", "toy", "--model", "debug", "--data", str(data), "--out", str(out),
+                    "--metrics", "key", "--duration", "0.5", "--num", "1", "--top-k", "50"])
+    assert code == 0
+    table = json.loads((out / "sweep.json").read_text())
+    assert [row[0] for row in table["rows"]] == ["toy", "debug"]
+    assert (out / "debug" / "results.json").exists()
