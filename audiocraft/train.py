@@ -146,8 +146,9 @@ def run(cfg: DictConfig) -> RunResult:
     last = run_dir / "checkpoints" / "last.ckpt"
     resume_from = resume_checkpoint(run_dir) if cfg.resume else None  # newest intact one
     ckpt_path = str(resume_from) if resume_from else None
-    if cfg.get("execute_only") == "valid":
-        # Evaluation only: validation metrics (and samples, per `generate`) of the run's
+    if cfg.get("execute_only") in ("valid", "evaluate", "generate"):
+        # Evaluation only: validation metrics (and samples, per `generate`; the evaluate or
+        # generate stage with execute_only=evaluate/generate) of the run's
         # last checkpoint, or of the `continue_from` weights when the run has none. The
         # training run's CSV metrics are kept, and the evaluation's rows appended.
         _continue_csv_metrics(trainer, sys.maxsize)

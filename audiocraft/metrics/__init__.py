@@ -1,8 +1,10 @@
 """Evaluation metrics. `music.py` holds the tempo and key estimators of generated music.
 
-`METRICS` is the registry of named evaluation metrics (the names an evaluation config
-lists); it starts empty and metrics register themselves with
-``@METRICS.register("name")`` where they are defined.
+`METRICS` is the registry of named evaluation metrics (the names an evaluation lists):
+each entry is a factory ``(EvalContext) -> EvalMetric``, registered in
+:mod:`audiocraft.metrics.evaluation` (see there for the context, the batch an evaluation
+feeds and :func:`~audiocraft.metrics.evaluation.build_metrics`), imported here so that
+the registry is filled whenever the package is imported.
 """
 
 from collections.abc import Callable
@@ -10,7 +12,9 @@ from typing import Any
 
 from ..utils.registry import Registry
 
-# Metric name -> builder of the metric (its signature is the evaluation's to define).
+# Metric name -> factory (EvalContext) -> EvalMetric (audiocraft.metrics.evaluation).
 METRICS: Registry[Callable[..., Any]] = Registry("metric")
+
+from . import evaluation  # noqa: E402,F401  (registers every metric in METRICS)
 
 __all__ = ["METRICS"]

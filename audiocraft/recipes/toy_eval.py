@@ -1,6 +1,10 @@
 """Evaluate a text-to-music model on a held-out synthetic set with tempo and key estimators
 (the evaluation behind ``scripts/eval_toy_model.py``, its command line; the scores are in
-:mod:`audiocraft.metrics.synth_scores` and :mod:`audiocraft.metrics.triads`).
+:mod:`audiocraft.metrics.synth_scores` and :mod:`audiocraft.metrics.triads`; the codec's
+SI-SNR goes through the general pipeline's ``sisnr`` metric). The general evaluation of
+any model on any manifest, with FAD and the other named metrics, reports and sweeps, is
+``python -m audiocraft.eval`` (:mod:`audiocraft.eval`); this recipe keeps what is specific
+to the synthetic music (baselines, triads, the estimators' ceiling).
 
     python scripts/eval_toy_model.py [--model toy] [--num 128] [--seed 1000] [--seconds 6]
         [--long-seconds 300] [--long-pieces 1] [--json outputs/toy_eval.json]
@@ -56,8 +60,8 @@ import numpy as np
 import torch
 
 from ..data.synth import generate_piece
-from ..losses.sisnr import si_snr
 from ..losses.spectral import MelSpectrogramL1Loss
+from ..metrics.evaluation import EvalBatch, EvalContext, build_metrics
 from ..metrics.music import KEY_PROFILES
 from ..metrics.synth_scores import (
     Adherence,
@@ -120,7 +124,10 @@ def codec_scores(codec: Any, wavs: torch.Tensor) -> tuple[torch.Tensor, float, f
     recon = codec.decode(codes, scale)[..., : wavs.shape[-1]]  # [N, 1, T]
     if recon.shape[-1] < wavs.shape[-1]:
         recon = torch.nn.functional.pad(recon, (0, wavs.shape[-1] - recon.shape[-1]))
-    snr = float(si_snr(recon, wavs).mean())
+    # SI-SNR through the evaluation pipeline's metric (audiocraft.metrics.evaluation).
+    sisnr, _ = build_metrics(["sisnr"], EvalContext(codec.sample_rate))
+    sisnr["sisnr"].update(EvalBatch(recon, codec.sample_rate, wavs))
+    snr = sisnr["sisnr"].compute()["sisnr"]
     mel = MelSpectrogramL1Loss(codec.sample_rate, n_fft=1024, hop_length=256,
                                win_length=1024, n_mels=64)
     return recon, snr, float(mel(recon, wavs))

@@ -21,6 +21,7 @@ from .compression import CompressionSolver
 from .config_check import ConfigError
 from .musicgen import MusicGenSolver, SampleSettings
 from .optim import optimizer_factory, scheduler_factory
+from .stages import STAGES, StageSettings
 from .token_cache import TokenCache
 
 
@@ -69,7 +70,32 @@ def build_musicgen_solver(cfg: DictConfig, run_dir: Path) -> MusicGenSolver:
                              top_p=g.lm.top_p, cfg_coef=g.lm.cfg_coef)
     return MusicGenSolver(lm, codec, optimizer_factory(cfg.optim), scheduler_factory(cfg),
                           token_cache=cache, samples=samples,
-                          sample_dir=str(run_dir / "samples"), **_ema(cfg))
+                          sample_dir=str(run_dir / "samples"), stages=stage_settings(cfg),
+                          run_dir=str(run_dir), **_ema(cfg))
+
+
+def stage_settings(cfg: DictConfig) -> StageSettings:
+    """The evaluate/generate stage settings of `cfg` (`evaluate.*`, `generate.*`, the
+    `datasource.evaluate` / `datasource.generate` manifests, `execute_only`)."""
+    ev, gen, ds = cfg.evaluate, cfg.generate, cfg.dataset
+    source = cfg.get("datasource") or {}
+    options = ev.get("options")
+    return StageSettings(
+        evaluate_every=int(ev.get("metrics_every", 0) or 0),
+        metrics=[str(m) for m in ev.get("metrics") or []],
+        evaluate_num=int(ev.get("num_samples", 4)),
+        generate_every=int(gen.get("stage_every", 0) or 0),
+        generate_num=int(gen.num_samples),
+        weights=ev.get("weights"),
+        evaluate_manifest=None if source.get("evaluate") is None else str(source["evaluate"]),
+        generate_manifest=None if source.get("generate") is None else str(source["generate"]),
+        dataset_kwargs={"sample_rate": cfg.sample_rate, "channels": cfg.channels,
+                        "segment_duration": ds.segment_duration,
+                        "min_segment_ratio": ds.min_segment_ratio},
+        music=bool(ds.music),
+        only=cfg.get("execute_only") if cfg.get("execute_only") in STAGES else None,
+        metric_options=OmegaConf.to_container(options, resolve=True) if options else {},  # type: ignore[arg-type]
+    )
 
 
 def build_compression_solver(cfg: DictConfig, run_dir: Path) -> CompressionSolver:
@@ -102,7 +128,8 @@ def build_compression_solver(cfg: DictConfig, run_dir: Path) -> CompressionSolve
         model, losses, balancer, optimizer_factory(cfg.optim), scheduler_factory(cfg),
         adversary=adversary, disc_optimizer=disc_optimizer, adv_every=cfg.adversarial.every,
         max_norm=cfg.optim.max_norm, samples_every=cfg.generate.every,
-        num_samples=cfg.generate.num_samples, sample_dir=str(run_dir / "samples"), **_ema(cfg))
+        num_samples=cfg.generate.num_samples, sample_dir=str(run_dir / "samples"),
+        stages=stage_settings(cfg), run_dir=str(run_dir), **_ema(cfg))
 
 
 # ---- export -------------------------------------------------------------------------------

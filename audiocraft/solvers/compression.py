@@ -21,6 +21,7 @@ from ..adversarial import feature_matching_loss, hinge_discriminator_loss, hinge
 from ..losses import Balancer, si_snr
 from .base import BaseSolver, OptimizerFactory, SchedulerFactory
 from .media import log_audio
+from .stages import StageRunner, StageSettings
 
 
 class CompressionSolver(BaseSolver):
@@ -38,6 +39,9 @@ class CompressionSolver(BaseSolver):
         max_norm: gradient clipping of the codec (0: off).
         ema_decay, ema_every: EMA of the codec weights (None: off).
         samples_every, num_samples, sample_dir: reconstructions logged every N epochs.
+        stages, run_dir: the evaluate stage (the reconstructions of the evaluate split scored
+            with `evaluate.metrics`: sisnr, mel, and e.g. fad_codec) and the generate
+            stage (reconstructions written with sidecars); see `audiocraft.solvers.stages`.
     Batches are `wav [B, C, T]` or `(wav, infos)`.
     """
 
@@ -46,7 +50,8 @@ class CompressionSolver(BaseSolver):
                  adversary: nn.Module | None = None,
                  disc_optimizer: OptimizerFactory | None = None, adv_every: int = 1,
                  max_norm: float = 0.0, ema_decay: float | None = None, ema_every: int = 1,
-                 samples_every: int = 0, num_samples: int = 2, sample_dir: str | None = None):
+                 samples_every: int = 0, num_samples: int = 2, sample_dir: str | None = None,
+                 stages: StageSettings | None = None, run_dir: str | None = None):
         super().__init__(model, ema_decay, ema_every, best_metric="valid/loss")
         self.automatic_optimization = False
         self.model: Any = model
@@ -67,6 +72,9 @@ class CompressionSolver(BaseSolver):
         self._sample_batch: torch.Tensor | None = None
         self._steps = 0
         self.train_history: list[float] = []  # weighted reconstruction loss per step
+        self.stages = None if stages is None else StageRunner(
+            stages, Path(run_dir or "."), model, lambda wav, infos: self.model(wav).x)
+        self.stage_results: dict[str, Any] = {}  # the last evaluate stage's results
 
     def trained_module(self) -> nn.Module:
         return self.model
@@ -177,6 +185,11 @@ class CompressionSolver(BaseSolver):
                     self.track_best(float(value))
                 if self.samples_every and (self.current_epoch + 1) % self.samples_every == 0:
                     self.log_samples()
+                if self.stages is not None:
+                    with torch.no_grad():
+                        results = self.stages.run_due(self, self.current_epoch + 1)
+                    if results is not None:
+                        self.stage_results = results
         finally:
             if self._eval_stack is not None:
                 self._eval_stack.close()

@@ -29,6 +29,8 @@ class ConfigError(ValueError):
     """A training config that cannot work; the message names the key and the fix."""
 
 
+EXECUTE_ONLY = (None, "valid", "evaluate", "generate")
+
 STRATEGIES = ("auto", "ddp", "ddp_spawn", "ddp_find_unused_parameters_true", "fsdp",
               "deepspeed", "single_device")
 ADVERSARIAL_TERMS = ("adv", "feat")
@@ -84,8 +86,10 @@ def check_manifest(cfg: DictConfig, split: str) -> Path:
 
 def check_common(cfg: DictConfig) -> None:
     """The checks every solver kind shares (the kind itself is checked by the registry)."""
-    if cfg.get("execute_only") not in (None, "valid"):
-        raise ConfigError(f"`execute_only` must be null or 'valid', got {cfg.execute_only!r}.")
+    if cfg.get("execute_only") not in EXECUTE_ONLY:
+        raise ConfigError(f"`execute_only` must be null or one of {EXECUTE_ONLY[1:]}, got "
+                          f"{cfg.execute_only!r}.")
+    check_stages(cfg)
     lookup(OPTIMIZERS, cfg, "optim.optimizer")
     _positive(cfg, "optim.lr")
     _positive(cfg, "optim.epochs")
@@ -106,6 +110,22 @@ def check_common(cfg: DictConfig) -> None:
     if not cfg.get("synthetic"):  # the synthetic set is rendered later, on first use
         check_manifest(cfg, "train")
         check_manifest(cfg, "valid")
+
+
+def check_stages(cfg: DictConfig) -> None:
+    """The evaluate/generate stages: known metric names, a metric for the evaluate stage."""
+    from ..metrics.evaluation import METRICS  # the module registers every metric
+
+    metrics = OmegaConf.select(cfg, "evaluate.metrics") or []
+    for name in metrics:
+        if name not in METRICS:
+            raise ConfigError(f"`evaluate.metrics`: unknown metric {name!r}; known: "
+                              f"{METRICS.names()}.")
+    wants_eval = (cfg.get("execute_only") == "evaluate"
+                  or (OmegaConf.select(cfg, "evaluate.metrics_every") or 0) > 0)
+    if wants_eval and not metrics:
+        raise ConfigError("The evaluate stage has no metric: set `evaluate.metrics`, e.g. "
+                          "evaluate.metrics=[fad_codec,tempo,key].")
 
 
 def check_compression(cfg: DictConfig) -> None:

@@ -21,6 +21,7 @@ from torch.nn import functional as F
 
 from .base import BaseSolver, OptimizerFactory, SchedulerFactory
 from .media import log_audio
+from .stages import StageRunner, StageSettings
 from .token_cache import TokenCache
 
 
@@ -74,6 +75,8 @@ class MusicGenSolver(BaseSolver):
         token_cache: pre-computed codes to read (and/or write) instead of encoding.
         samples: audio samples to generate and log at validation.
         sample_dir: where sample files are written.
+        stages: the evaluate/generate stages (see `audiocraft.solvers.stages`), or None.
+        run_dir: the run's folder (the stages write under it).
     Batches are `wav [B, C, T]` or `(wav, infos)` where each info has
     `to_condition_attributes()` and, for padded segments, `n_frames` (real samples).
     """
@@ -81,7 +84,8 @@ class MusicGenSolver(BaseSolver):
     def __init__(self, lm: nn.Module, compression_model: nn.Module, optimizer: OptimizerFactory,
                  scheduler: SchedulerFactory | None = None, ema_decay: float | None = None,
                  ema_every: int = 1, token_cache: TokenCache | None = None,
-                 samples: SampleSettings | None = None, sample_dir: str | None = None):
+                 samples: SampleSettings | None = None, sample_dir: str | None = None,
+                 stages: StageSettings | None = None, run_dir: str | None = None):
         super().__init__(lm, ema_decay, ema_every, best_metric="valid/ce")
         self.lm: Any = lm
         self.compression_model: Any = compression_model
@@ -97,6 +101,9 @@ class MusicGenSolver(BaseSolver):
         self._sample_attributes: list[Any] | None = None
         self.train_history: list[float] = []  # train/ce per step (this rank)
         self._batch_size = 1
+        self.stages = None if stages is None else StageRunner(
+            stages, Path(run_dir or "."), compression_model, self._generate_like)
+        self.stage_results: dict[str, Any] = {}  # the last evaluate stage's results
 
     def trained_module(self) -> nn.Module:
         return self.lm
@@ -226,6 +233,7 @@ class MusicGenSolver(BaseSolver):
                 every = self.samples.every
                 if every and (self.current_epoch + 1) % every == 0:
                     self.log_samples()
+                self.run_stages(self.current_epoch + 1)
         finally:
             if self._eval_stack is not None:
                 self._eval_stack.close()
@@ -251,11 +259,30 @@ class MusicGenSolver(BaseSolver):
 
     # ---- samples -------------------------------------------------------------------------
 
-    @torch.no_grad()
-    def generate_audio(self, attributes: list[Any]) -> torch.Tensor:
-        """Generate audio [B, C, T] for `attributes` with the current (EMA) weights."""
+    def run_stages(self, epoch: int) -> None:
+        """The evaluate and generate stages due after `epoch` (rank 0 only)."""
+        if self.stages is None:
+            return
         s = self.samples
-        max_gen_len = max(1, int(s.duration * self.compression_model.frame_rate))
+        results = self.stages.run_due(self, epoch, {
+            "use_sampling": s.use_sampling, "temp": s.temp, "top_k": s.top_k,
+            "top_p": s.top_p, "cfg_coef": s.cfg_coef})
+        if results is not None:
+            self.stage_results = results
+
+    def _generate_like(self, wav: torch.Tensor, infos: list[Any]) -> torch.Tensor:
+        """Audio [B, C, T'] generated from the conditions of `infos`, as long as `wav`."""
+        duration = wav.shape[-1] / self.compression_model.sample_rate
+        return self.generate_audio(self.conditions(infos, wav.shape[0]), duration)
+
+    @torch.no_grad()
+    def generate_audio(self, attributes: list[Any], duration: float | None = None
+                       ) -> torch.Tensor:
+        """Generate audio [B, C, T] for `attributes` with the current (EMA) weights,
+        `duration` seconds (default: the sample settings')."""
+        s = self.samples
+        duration = s.duration if duration is None else duration
+        max_gen_len = max(1, int(duration * self.compression_model.frame_rate))
         codes = self.lm.generate(None, attributes, max_gen_len=max_gen_len,
                                  use_sampling=s.use_sampling, temp=s.temp, top_k=s.top_k,
                                  top_p=s.top_p, cfg_coef=s.cfg_coef)  # [B, K, T]

@@ -48,7 +48,8 @@ class _Recorder:
 
 def test_grid_files_exist():
     assert {"audiocraft.grids.musicgen.musicgen_base", "audiocraft.grids.musicgen.toy_sweep",
-            "audiocraft.grids.musicgen.eval_sampling",
+            "audiocraft.grids.musicgen.eval_sampling", "audiocraft.grids.musicgen.eval_metrics",
+            "audiocraft.grids.musicgen.eval_toy",
             "audiocraft.grids.compression.encodec_32khz"} <= set(_grid_modules())
 
 
