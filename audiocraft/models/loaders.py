@@ -52,9 +52,12 @@ def torch_load(path: str | os.PathLike) -> Any:
         return torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile,
             ValueError, KeyError) as err:
-        if isinstance(err, pickle.UnpicklingError) and "weights only load failed" in str(
-                err).lower():
-            # torch's own text suggests weights_only=False: never pass that on.
+        text = str(err).lower()
+        if isinstance(err, pickle.UnpicklingError) and "weights only load failed" in text \
+                and "global" in text:
+            # The file names a Python object to build (a class, a function): refused as
+            # possibly unsafe. torch's own text suggests weights_only=False: never pass
+            # that on. Other unpickling failures (an unknown opcode...) are corruption.
             raise CheckpointError(
                 f"Refused to load {path}: it contains code or Python objects that a "
                 "weights-only load does not accept, so it may be unsafe to open. Use "
@@ -62,9 +65,15 @@ def torch_load(path: str | os.PathLike) -> Any:
                 "containers (an audiocraft export, a state dict saved with torch.save)."
             ) from None
         raise CheckpointError(
-            f"Could not read checkpoint {path}: {err}. The file is probably truncated or "
-            "corrupt (an interrupted download?): download or copy it again."
-        ) from err
+            f"Could not read checkpoint {path}: {_first_line(err)}. The file is probably "
+            "truncated or corrupt (an interrupted download?): download or copy it again."
+        ) from None
+
+
+def _first_line(err: BaseException) -> str:
+    """The first line of an error's text, without torch's advice to load unsafely."""
+    line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return line.split(" In PyTorch 2.6")[0]
 
 
 def read_hub_file(path: str | os.PathLike) -> dict[str, Any]:
