@@ -16,7 +16,10 @@ import pytest
         "Pattern", "LayoutCoord", "CodebooksPatternProvider", "DelayedPatternProvider",
         "ParallelPatternProvider", "UnrolledPatternProvider"]),
     ("audiocraft.losses", ["SISNR", "MelSpectrogramL1Loss", "MultiScaleMelSpectrogramLoss",
-                           "MRSTFTLoss"]),
+                           "MRSTFTLoss", "STFTLoss"]),
+    ("audiocraft.modules.rope", ["RotaryEmbedding"]),
+    ("audiocraft.modules.transformer", ["StreamingTransformer", "StreamingMultiheadAttention",
+                                        "set_efficient_attention_backend"]),
     ("audiocraft.adversarial.discriminators", ["MultiScaleSTFTDiscriminator"]),
     ("audiocraft.quantization", ["DummyQuantizer", "ResidualVectorQuantizer"]),
 ])
@@ -64,3 +67,33 @@ def test_reference_style_encodec_model_round_trip():
                          sample_rate=1000, channels=1)
     x = torch.randn(2, 1, 800)  # [B, C, T]
     assert model(x).x.shape == x.shape
+
+
+def test_reference_behaviours_of_aliases():
+    """What the reference's own tests rely on beyond the names: default delays 0..n_q-1,
+    `num_virtual_steps`, `rotate_qk` on [B, T, H, C], a single-resolution STFT loss."""
+    import torch
+
+    from audiocraft.losses import MRSTFTLoss, STFTLoss
+    from audiocraft.modules.codebooks_patterns import (
+        DelayedPatternProvider,
+        UnrolledPatternProvider,
+    )
+    from audiocraft.modules.rope import RotaryEmbedding
+    from audiocraft.modules.transformer import set_efficient_attention_backend
+
+    assert DelayedPatternProvider(4).delays == [0, 1, 2, 3]
+    provider = UnrolledPatternProvider(3, [0, 1, 1], [0, 5, 5])
+    assert len(provider.get_pattern(16).layout) == provider.num_virtual_steps(16) + 5
+    rope = RotaryEmbedding(8)
+    q, k = torch.randn(2, 5, 3, 8), torch.randn(2, 5, 3, 8)
+    rq, rk = rope.rotate_qk(q, k, start=7)
+    assert torch.allclose(rq, rope.rotate(q.transpose(1, 2), 7).transpose(1, 2))
+    assert torch.allclose(rk[:, 0], rope.rotate(k.transpose(1, 2), 7).transpose(1, 2)[:, 0])
+    assert not torch.allclose(rq, q)
+    x, y = torch.randn(1, 1, 8000), torch.randn(1, 1, 8000)
+    single = MRSTFTLoss((1024,), (120,), (600,))
+    assert torch.allclose(STFTLoss()(x, y), single(x, y))
+    set_efficient_attention_backend("torch")
+    with pytest.raises(ValueError, match="scaled_dot_product_attention"):
+        set_efficient_attention_backend("xformers")

@@ -7,7 +7,7 @@ from ..utils.registry import Registry
 from .balancer import Balancer
 from .chroma import ChromaLoss
 from .sisnr import SISNRLoss, si_snr
-from .spectral import MelSpectrogramL1Loss, MRSTFTLoss, MultiScaleMelSpectrogramLoss
+from .spectral import MelSpectrogramL1Loss, MRSTFTLoss, MultiScaleMelSpectrogramLoss, STFTLoss
 
 # Registry: loss name -> class. `l1`/`l2` take no arguments, the others their own config
 # section of the same name (e.g. `mel:` holds MelSpectrogramL1Loss's arguments).
@@ -27,6 +27,7 @@ __all__ = [
     "Balancer",
     "ChromaLoss",
     "MRSTFTLoss",
+    "STFTLoss",
     "MelSpectrogramL1Loss",
     "MultiScaleMelSpectrogramLoss",
     "SISNR",

@@ -168,3 +168,14 @@ class MRSTFTLoss(nn.Module):
                  / (torch.linalg.norm(my[..., lo:hi]) + floor)
                  for hi, lo in zip(edges[:-1], edges[1:])]
         return torch.stack(terms).mean()
+
+
+class STFTLoss(MRSTFTLoss):
+    """Single-resolution STFT loss (the reference's `STFTLoss`): spectral convergence plus
+    log-magnitude L1 at one FFT size; `MRSTFTLoss` with one resolution."""
+
+    def __init__(self, n_fft: int = 1024, hop_length: int = 120, win_length: int = 600,
+                 factor_sc: float = 0.1, factor_mag: float = 0.1, normalized: bool = False,
+                 mag_floor: float = 0.0):
+        super().__init__((n_fft,), (hop_length,), (win_length,), factor_sc, factor_mag,
+                         normalized, mag_floor)

@@ -214,7 +214,8 @@ class DelayedPatternProvider(CodebooksPatternProvider):
     """Codebook q is delayed by delays[q] steps (MusicGen: [0, 1, 2, 3]).
 
     Args:
-        delays: one non-negative delay per codebook, non-decreasing (default all 0).
+        delays: one non-negative delay per codebook, non-decreasing (default 0, 1, ...,
+            n_q - 1, as the reference).
         flatten_first: the first frames are emitted one codebook per step.
         empty_initial: extra empty steps after the initial one.
     """
@@ -222,7 +223,7 @@ class DelayedPatternProvider(CodebooksPatternProvider):
     def __init__(self, n_q: int, delays: list[int] | None = None, flatten_first: int = 0,
                  empty_initial: int = 0):
         super().__init__(n_q)
-        self.delays = list(delays) if delays is not None else [0] * n_q
+        self.delays = list(delays) if delays is not None else list(range(n_q))
         if len(self.delays) != n_q:
             raise ValueError(f"delay pattern: {len(self.delays)} delays for n_q = {n_q}.")
         if sorted(self.delays) != self.delays or min(self.delays) < 0:
@@ -274,6 +275,11 @@ class UnrolledPatternProvider(CodebooksPatternProvider):
                 raise ValueError("unroll pattern: codebooks of one inner step need equal delays.")
             codebooks.append(q)
         self.max_delay = max(delays)
+
+    def num_virtual_steps(self, timesteps: int) -> int:
+        """Sequence steps of `timesteps` frames before the delays: one per inner step of
+        each frame, plus the initial empty step (the reference's name)."""
+        return timesteps * (max(self._groups) + 1) + 1
 
     def get_pattern(self, timesteps: int) -> Pattern:
         inner_steps = max(self._groups) + 1

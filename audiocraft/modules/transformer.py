@@ -35,6 +35,18 @@ from .transformer_layer import (  # noqa: F401  (re-exported: the layer's parts 
     create_sin_embedding,
 )
 
+# The reference's name of the attention module (code written against it imports this one).
+StreamingMultiheadAttention = MultiheadAttention
+
+
+def set_efficient_attention_backend(backend: str = "torch") -> None:
+    """The reference's switch between xformers and torch attention. Attention here always
+    runs through torch's `scaled_dot_product_attention`: 'torch' is accepted, anything
+    else is refused."""
+    if backend != "torch":
+        raise ValueError(f"Attention backend {backend!r} is not available: attention always "
+                         "uses torch's scaled_dot_product_attention ('torch').")
+
 
 class StreamingTransformer(nn.Module):
     """Stack of transformer layers with positional embeddings and an optional KV cache.
@@ -43,7 +55,8 @@ class StreamingTransformer(nn.Module):
         d_model: model dim D. num_heads: attention heads. num_layers: layers.
         dim_feedforward: hidden size of the feed-forward (doubled inside for GLUs).
         dropout: dropout of every residual branch (and of attention unless
-            attention_dropout is set). activation: see `activations.ACTIVATIONS`.
+            attention_dropout is set). activation: see `activations.ACTIVATIONS` (default
+            relu, as the reference).
         bias_ff, bias_attn: biases of the feed-forward / attention projections.
         causal: causal self-attention. past_context: limit of attended past steps.
         cross_attention: add cross-attention blocks (keys/values from a source).
@@ -69,7 +82,7 @@ class StreamingTransformer(nn.Module):
     fast_decode: bool = True
 
     def __init__(self, d_model: int, num_heads: int, num_layers: int, dim_feedforward: int = 2048,
-                 dropout: float = 0.0, activation: str = "gelu", bias_ff: bool = True,
+                 dropout: float = 0.0, activation: str = "relu", bias_ff: bool = True,
                  bias_attn: bool = True, causal: bool = False, past_context: int | None = None,
                  cross_attention: bool = False, cross_attention_mask: bool = False,
                  layer_scale: float | None = None, positional_embedding: str = "sin",

@@ -70,6 +70,14 @@ class RotaryEmbedding(nn.Module):
         pairs = torch.view_as_complex(x.float().reshape(*x.shape[:-1], -1, 2))  # [B, H, T, Dh/2]
         return torch.view_as_real(pairs * rotation).reshape(x.shape).type_as(x)
 
+    def rotate_qk(self, query: torch.Tensor, key: torch.Tensor, start: int = 0,
+                  time_dim: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rotate queries and keys whose time axis is `time_dim` (the reference's layout
+        ``[B, T, H, Dh]`` by default), at positions start, start + 1...; same shapes."""
+        def rotated(x: torch.Tensor) -> torch.Tensor:
+            return self.rotate(x.movedim(time_dim, 2), start).movedim(2, time_dim)
+        return rotated(query), rotated(key)
+
 
 class LayerScale(nn.Module):
     """Per-channel learnt scale of a residual branch (parameter `scale` [D])."""
