@@ -44,7 +44,7 @@ from .data.audio import audio_read
 from .data.audio_utils import convert_audio
 from .data.manifest import load_audio_meta
 from .metrics import METRICS
-from .metrics.evaluation import EvalBatch, EvalContext, build_metrics
+from .metrics.evaluation import EvalBatch, EvalContext, build_metrics, compute_metrics
 
 __all__ = ["EvalItem", "load_items", "evaluate_model", "main", "SWEEP_KEYS"]
 
@@ -206,16 +206,9 @@ def evaluate_model(model: Any, model_name: str, items: list[EvalItem], metric_na
              f"({time.time() - started:.1f} s)")
     results: dict[str, Any] = {"metrics": list(metric_names), "model": model_name,
                                "settings": dict(settings, drift_window=drift_window)}
-    complete = not unavailable
+    values, complete = compute_metrics(metric_names, metrics, unavailable)
+    results.update(values)
     for name in metric_names:
-        if name in unavailable:
-            results[name] = {"unavailable": unavailable[name]}
-            continue
-        try:
-            results[name] = metrics[name].compute()
-        except ValueError as err:
-            results[name] = {"error": str(err)}
-            complete = False
         _log(f"[eval] {name}: {results[name]}")
     if settings["duration"] > drift_window:
         results["drift"] = {sid: _drift(w, sr, drift_window, model.compression_model)

@@ -147,6 +147,28 @@ def build_metrics(names: Sequence[str], context: EvalContext
     return metrics, unavailable
 
 
+def compute_metrics(names: Sequence[str], metrics: dict[str, EvalMetric],
+                    unavailable: dict[str, str]) -> tuple[dict[str, Any], bool]:
+    """The values of the metrics ``names`` (built by `build_metrics`, then updated).
+
+    Returns ``(results, complete)``: per name the metric's values, or
+    ``{"unavailable": reason}`` / ``{"error": reason}`` (a metric that could not compute,
+    e.g. too few samples); ``complete`` is False when any metric has no values.
+    """
+    results: dict[str, Any] = {}
+    complete = not unavailable
+    for name in names:
+        if name in unavailable:
+            results[name] = {"unavailable": unavailable[name]}
+            continue
+        try:
+            results[name] = metrics[name].compute()
+        except ValueError as err:
+            results[name] = {"error": str(err)}
+            complete = False
+    return results, complete
+
+
 # ---- the registered metrics ----------------------------------------------------------------
 
 

@@ -29,6 +29,9 @@ from typing import Any
 import soundfile as sf
 import torch
 
+from ..metrics.adherence import labels_of
+from ..metrics.evaluation import EvalBatch, EvalContext, build_metrics, compute_metrics
+
 logger = logging.getLogger(__name__)
 
 __all__ = ["StageSettings", "StageRunner", "STAGES"]
@@ -92,7 +95,6 @@ def _items(manifest: str, kwargs: dict[str, Any], music: bool, num: int,
 
 
 def _labels(infos: list[Any]) -> tuple[list[str | None], list[float | None], list[str | None]]:
-    from ..metrics.adherence import labels_of
     texts = [getattr(i, "description", None) for i in infos]
     pairs = [labels_of(i) for i in infos]
     return texts, [p[0] for p in pairs], [p[1] for p in pairs]
@@ -122,8 +124,6 @@ class StageRunner:
 
     def evaluate(self, epoch: int, device: torch.device) -> dict[str, Any]:
         """Run the evaluate stage; returns the results (also written to results.json)."""
-        from ..metrics.evaluation import EvalBatch, EvalContext, build_metrics
-
         s = self.settings
         if not s.evaluate_manifest:
             raise ValueError("The evaluate stage needs `datasource.evaluate` (a manifest).")
@@ -142,18 +142,9 @@ class StageRunner:
             for metric in metrics.values():
                 metric.update(batch)
             count += wav.shape[0]
-        results: dict[str, Any] = {"epoch": epoch, "items": count, "metrics": list(s.metrics)}
-        complete = not unavailable
-        for name in s.metrics:
-            if name in unavailable:
-                results[name] = {"unavailable": unavailable[name]}
-                continue
-            try:
-                results[name] = metrics[name].compute()
-            except ValueError as err:
-                results[name] = {"error": str(err)}
-                complete = False
-        results["complete"] = complete
+        values, complete = compute_metrics(s.metrics, metrics, unavailable)
+        results: dict[str, Any] = {"epoch": epoch, "items": count, "metrics": list(s.metrics),
+                                   **values, "complete": complete}
         folder = self.run_dir / "evaluate" / f"epoch_{epoch}"
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "results.json").write_text(json.dumps(results, indent=2) + "\n")
