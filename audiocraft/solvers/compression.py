@@ -19,6 +19,7 @@ from torch import nn
 
 from ..adversarial import feature_matching_loss, hinge_discriminator_loss, hinge_generator_loss
 from ..losses import Balancer, si_snr
+from ..models.encodec import CompressionModel
 from .base import BaseSolver, OptimizerFactory, SchedulerFactory
 from .media import log_audio
 from .stages import StageRunner, StageSettings
@@ -45,7 +46,7 @@ class CompressionSolver(BaseSolver):
     Batches are `wav [B, C, T]` or `(wav, infos)`.
     """
 
-    def __init__(self, model: nn.Module, losses: dict[str, nn.Module], balancer: Balancer,
+    def __init__(self, model: CompressionModel, losses: dict[str, nn.Module], balancer: Balancer,
                  optimizer: OptimizerFactory, scheduler: SchedulerFactory | None = None,
                  adversary: nn.Module | None = None,
                  disc_optimizer: OptimizerFactory | None = None, adv_every: int = 1,
@@ -54,7 +55,7 @@ class CompressionSolver(BaseSolver):
                  stages: StageSettings | None = None, run_dir: str | None = None):
         super().__init__(model, ema_decay, ema_every, best_metric="valid/loss")
         self.automatic_optimization = False
-        self.model: Any = model
+        self.model: CompressionModel = model
         self.losses = nn.ModuleDict(losses)
         self.balancer = balancer
         self.adversary = adversary

@@ -19,6 +19,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..models.encodec import CompressionModel
+from ..models.lm import LMModel
 from .base import BaseSolver, OptimizerFactory, SchedulerFactory
 from .media import log_audio
 from .stages import StageRunner, StageSettings
@@ -81,14 +83,14 @@ class MusicGenSolver(BaseSolver):
     `to_condition_attributes()` and, for padded segments, `n_frames` (real samples).
     """
 
-    def __init__(self, lm: nn.Module, compression_model: nn.Module, optimizer: OptimizerFactory,
-                 scheduler: SchedulerFactory | None = None, ema_decay: float | None = None,
+    def __init__(self, lm: LMModel, compression_model: CompressionModel,
+                 optimizer: OptimizerFactory, scheduler: SchedulerFactory | None = None, ema_decay: float | None = None,
                  ema_every: int = 1, token_cache: TokenCache | None = None,
                  samples: SampleSettings | None = None, sample_dir: str | None = None,
                  stages: StageSettings | None = None, run_dir: str | None = None):
         super().__init__(lm, ema_decay, ema_every, best_metric="valid/ce")
-        self.lm: Any = lm
-        self.compression_model: Any = compression_model
+        self.lm: LMModel = lm
+        self.compression_model: CompressionModel = compression_model
         for p in self.compression_model.parameters():
             p.requires_grad_(False)
         self.compression_model.eval()
