@@ -85,8 +85,9 @@ class MusicGenSolver(BaseSolver):
 
     def __init__(self, lm: LMModel, compression_model: CompressionModel,
                  optimizer: OptimizerFactory, scheduler: SchedulerFactory | None = None,
-                 ema_decay: float | None = None, ema_every: int = 1, token_cache: TokenCache | None = None,
-                 samples: SampleSettings | None = None, sample_dir: str | None = None,
+                 ema_decay: float | None = None, ema_every: int = 1,
+                 token_cache: TokenCache | None = None, samples: SampleSettings | None = None,
+                 sample_dir: str | None = None,
                  stages: StageSettings | None = None, run_dir: str | None = None):
         super().__init__(lm, ema_decay, ema_every, best_metric="valid/ce")
         self.lm: LMModel = lm
