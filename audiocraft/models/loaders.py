@@ -22,6 +22,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
+from ..utils.atomic import atomic_path
 from . import builders
 from .encodec import CompressionModel, EncodecModel
 from .errors import CheckpointError, MissingWeightsError
@@ -42,14 +43,15 @@ from .lm import LMModel
 HF_WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
 
 
-def torch_load(path: str | os.PathLike) -> Any:
+def torch_load(path: str | os.PathLike, mmap: bool = False) -> Any:
     """`torch.load(weights_only=True)` on CPU, turning unreadable files into a clear
     `CheckpointError`: a file the weights-only loader refuses (it holds code or Python
-    objects) is reported as possibly unsafe, a truncated or corrupt one as such."""
+    objects) is reported as possibly unsafe, a truncated or corrupt one as such. `mmap`
+    maps the tensors instead of reading them (to look at a large file's metadata)."""
     if not Path(path).is_file():
         raise MissingWeightsError(f"Checkpoint {path} does not exist.")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile,
             ValueError, KeyError) as err:
         text = str(err).lower()
@@ -74,6 +76,18 @@ def _first_line(err: BaseException) -> str:
     """The first line of an error's text, without torch's advice to load unsafely."""
     line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     return line.split(" In PyTorch 2.6")[0]
+
+
+def torch_save(obj: Any, path: str | os.PathLike) -> Path:
+    """`torch.save(obj, path)` atomically: a temporary file in the same folder, flushed to
+    disk and renamed into place, so a kill never leaves a truncated file (nor loses the
+    file it replaces). `obj` should hold tensors and plain containers only, so that
+    :func:`torch_load` reads it back."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(target) as tmp:
+        torch.save(obj, tmp)
+    return target
 
 
 def read_hub_file(path: str | os.PathLike) -> dict[str, Any]:

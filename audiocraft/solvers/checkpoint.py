@@ -22,7 +22,8 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from ..utils.atomic import atomic_path, clean_stale_temps
+from ..models.loaders import torch_load, torch_save
+from ..utils.atomic import clean_stale_temps
 
 logger = logging.getLogger(__name__)
 
@@ -43,10 +44,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: Any,
                         storage_options: Any | None = None) -> None:
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(target) as tmp:
-            torch.save(checkpoint, tmp)
+        torch_save(checkpoint, path)
 
 
 class KeepLastCheckpoint(ModelCheckpoint):
@@ -144,7 +142,7 @@ def checkpoint_step(path: str | Path) -> int:
     """The global step a Lightning checkpoint was saved at (its tensors are mapped, not
     read). Raises for a truncated or corrupt file, or one that is not a training
     checkpoint."""
-    ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    ckpt = torch_load(path, mmap=True)
     if not isinstance(ckpt, dict) or "global_step" not in ckpt or "state_dict" not in ckpt:
         raise ValueError(f"{path} is not a Lightning training checkpoint")
     return int(ckpt["global_step"])

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from ..models.loaders import CheckpointError, torch_load
+from ..models.loaders import CheckpointError, torch_load, torch_save
 
 
 def segment_key(info: Any) -> str:
@@ -104,9 +104,7 @@ class TokenCache:
         while (self.path / f"tokens_rank{rank}_{index:05d}.pt").exists():
             index += 1  # never overwrite the shards of an earlier run
         shard = self.path / f"tokens_rank{rank}_{index:05d}.pt"
-        tmp = shard.with_suffix(".tmp")
-        torch.save(self._new, tmp)
-        tmp.replace(shard)
+        torch_save(self._new, shard)
         self._codes.update(self._new)
         self._new = {}
         self._flushes = index + 1
