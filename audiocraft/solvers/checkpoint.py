@@ -46,6 +46,12 @@ class AtomicCheckpointIO(TorchCheckpointIO):
                         storage_options: Any | None = None) -> None:
         torch_save(checkpoint, path)
 
+    def load_checkpoint(self, path: Any, map_location: Any = None,
+                        weights_only: bool | None = None) -> dict[str, Any]:
+        """Read a checkpoint to resume from through the safe loader (weights only, on CPU;
+        Lightning moves the states to the device): a file holding code is refused."""
+        return torch_load(path)  # type: ignore[no-any-return]
+
 
 class KeepLastCheckpoint(ModelCheckpoint):
     """A ModelCheckpoint that keeps exactly the `keep_last` newest step checkpoints in its
