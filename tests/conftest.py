@@ -27,5 +27,14 @@ def _seed_everything():
 
 
 @pytest.fixture
+def one_thread():
+    """One torch thread for the test, restored after (tests that time or compare runs)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
 def fixtures_dir() -> str:
     return FIXTURES

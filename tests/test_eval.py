@@ -5,19 +5,12 @@ comparison table; bad inputs give clear messages and no report passed off as com
 import json
 
 import pytest
-import torch
 
 from audiocraft import eval as ev
 from audiocraft.data.manifest import load_audio_meta, save_audio_meta
 from audiocraft.data.synth import write_dataset
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

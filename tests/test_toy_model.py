@@ -14,12 +14,7 @@ HUB_FILES = ("state_dict.bin", "compression_state_dict.bin")
 MAX_SHIPPED_BYTES = 30 * 1024 * 1024
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -16,12 +16,7 @@ from audiocraft.recipes import toy_build as recipe
 HUB_FILES = ("state_dict.bin", "compression_state_dict.bin")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _sha256(path):
