@@ -62,7 +62,24 @@ def load_parts(name: str, device: str | torch.device) -> tuple[CompressionModel,
     # "toy" resolves to the shipped files (hub.TOY_MODEL_DIR) in the loaders, which say
     # how to build them when they are missing.
     lm = loaders.load_lm_model(name, device=device)
-    return loaders.load_compression_model(name, device=device), lm
+    # The LM's config decides how the codec is used: a stereo LM over a mono codec file
+    # (interleave_stereo_codebooks) gets the codec wrapped as stereo, as in the reference.
+    codec = builders.get_wrapped_compression_model(
+        loaders.load_compression_model(name, device=device), getattr(lm, "cfg", None))
+    check_codec_fits_lm(codec, lm, name)
+    return codec, lm
+
+
+def check_codec_fits_lm(codec: CompressionModel, lm: LMModel, name: str) -> None:
+    """The LM predicts the codec's codes: their codebook counts and sizes must agree
+    (ValueError naming both otherwise, before any generation)."""
+    if int(codec.num_codebooks) != int(lm.n_q) or int(codec.cardinality) != int(lm.card):
+        raise ValueError(
+            f"The model '{name}' does not fit its codec: the LM models {lm.n_q} codebooks of "
+            f"{lm.card} codes, the codec gives {codec.num_codebooks} of {codec.cardinality}. "
+            "A stereo LM (8 codebooks) over the mono codec needs "
+            "interleave_stereo_codebooks.use: true in its xp.cfg; otherwise use the codec "
+            "the LM was trained with.")
 
 
 class BaseGenModel(ABC):
