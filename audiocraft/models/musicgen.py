@@ -21,6 +21,7 @@ import torch
 from ..modules.conditioners import (
     ChromaStemConditioner,
     ConditioningAttributes,
+    StyleConditioner,
     WavCondition,
     null_wav_condition,
 )
@@ -99,6 +100,23 @@ class MusicGen(BaseGenModel):
         melodies = self._prepare_melodies(melody_wavs, melody_sample_rate)
         request = self._request(list(descriptions), melodies=melodies)
         return self._generate(request, progress, return_tokens, **options)
+
+    def set_style_conditioner_params(self, eval_q: int = 3, excerpt_length: float = 3.0,
+                                     ds_factor: int | None = None,
+                                     encodec_n_q: int | None = None) -> None:
+        """Style models (MusicGen-Style) only: ``eval_q`` quantiser codebooks (1 to the
+        model's ``n_q_out``; fewer follow the style more loosely), ``excerpt_length``
+        seconds taken from the middle of the style audio given to
+        ``generate_with_chroma``, and the downsampling factor. Pair with
+        ``set_generation_params(cfg_coef_beta=...)`` (double guidance: the reference uses
+        cfg_coef 3 and cfg_coef_beta 5)."""
+        style = self.melody_conditioner()
+        if not isinstance(style, StyleConditioner):
+            raise ValueError(
+                f"The model '{self.name}' has no style conditioner: style settings need a "
+                "MusicGen-Style model (conditioner `style` on self_wav).")
+        style.set_params(eval_q=eval_q, excerpt_length=excerpt_length, ds_factor=ds_factor,
+                         encodec_n_q=encodec_n_q)
 
     def _build_conditions(self, texts: list[str | None],
                           melodies: list[torch.Tensor | None]) -> list[ConditioningAttributes]:

@@ -30,6 +30,7 @@ from .dropout import AttributeDropout, ClassifierFreeGuidanceDropout, dropout_co
 from .fuser import FUSE_METHODS, ConditionFuser, FusedConditions
 from .lut import LUTConditioner, WhiteSpaceTokenizer
 from .provider import ConditioningProvider
+from .style import StyleConditioner
 from .text import T5Conditioner
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "FusedConditions",
     "JointEmbedCondition",
     "LUTConditioner",
+    "StyleConditioner",
     "T5Conditioner",
     "TextConditioner",
     "WavCondition",
