@@ -21,6 +21,7 @@ import torch
 from ..modules.conditioners import (
     ChromaStemConditioner,
     ConditioningAttributes,
+    JointEmbedCondition,
     StyleConditioner,
     WavCondition,
     null_wav_condition,
@@ -118,13 +119,24 @@ class MusicGen(BaseGenModel):
         style.set_params(eval_q=eval_q, excerpt_length=excerpt_length, ds_factor=ds_factor,
                          encodec_n_q=encodec_n_q)
 
+    def _text_only(self, text: str | None) -> JointEmbedCondition:
+        """A joint-embedding condition of one text and no audio (a silent length-0 wav)."""
+        return JointEmbedCondition(
+            torch.zeros(1, 1, 1, device=self.device), [text],
+            torch.zeros(1, dtype=torch.long, device=self.device), [self.sample_rate],
+            [None], [None])
+
     def _build_conditions(self, texts: list[str | None],
                           melodies: list[torch.Tensor | None]) -> list[ConditioningAttributes]:
         """One ``ConditioningAttributes`` per sample, as the reference builds them: the
         text as ``description``, and for melody models the melody (or a null wav) as
-        ``self_wav``."""
-        attributes = [ConditioningAttributes(text={self.TEXT_ATTRIBUTE: text})
-                      for text in texts]
+        ``self_wav``. When ``description`` is a joint text/audio conditioner (CLAP), the
+        text goes there with a null wav: such models are sampled from text."""
+        joint = self.TEXT_ATTRIBUTE in self.lm.condition_provider.joint_embed_conditions
+        attributes = [
+            ConditioningAttributes(joint_embed={self.TEXT_ATTRIBUTE: self._text_only(text)})
+            if joint else ConditioningAttributes(text={self.TEXT_ATTRIBUTE: text})
+            for text in texts]
         melody_attribute = self.MELODY_ATTRIBUTE
         if melody_attribute is not None and self.melody_conditioner() is not None:
             for attr, melody in zip(attributes, melodies):

@@ -26,6 +26,7 @@ from .base import (
     WaveformConditioner,
 )
 from .chroma import ChromaStemConditioner
+from .clap import CLAPEmbeddingConditioner
 from .dropout import AttributeDropout, ClassifierFreeGuidanceDropout, dropout_condition
 from .fuser import FUSE_METHODS, ConditionFuser, FusedConditions
 from .lut import LUTConditioner, WhiteSpaceTokenizer
@@ -38,6 +39,7 @@ __all__ = [
     "FUSE_METHODS",
     "AttributeDropout",
     "BaseConditioner",
+    "CLAPEmbeddingConditioner",
     "ChromaStemConditioner",
     "ClassifierFreeGuidanceDropout",
     "ConditionerContext",
