@@ -22,6 +22,7 @@ from ..data.audio_utils import convert_audio
 from ..modules.conditioners import ConditioningAttributes, WaveformConditioner
 from . import builders, loaders
 from .encodec import CompressionModel
+from .hub import no_melody_message
 from .lm import LMModel
 from .longform import (
     MELODY_POLICIES,
@@ -356,10 +357,8 @@ class BaseGenModel(ABC):
                           melody_sample_rate: int) -> list[torch.Tensor | None]:
         """Melodies ``[B, C, T]``, ``[C, T]`` or a list of ``[C, T]`` (or None) -> one
         ``[C, T]`` per sample at the model's rate and channels, on its device."""
-        if self.melody_conditioner() is None:
-            raise ValueError(
-                f"The model '{self.name}' has no melody conditioner: use a melody model "
-                "(e.g. facebook/musicgen-melody) for generate_with_chroma.")
+        if self.melody_conditioner() is None:  # refused before anything is generated
+            raise ValueError(no_melody_message(self.name))
         if isinstance(melody_wavs, torch.Tensor):
             if melody_wavs.dim() == 2:
                 melody_wavs = melody_wavs[None]

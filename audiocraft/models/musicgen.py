@@ -34,6 +34,7 @@ from .genmodel import (  # noqa: F401  (re-exported: importable from musicgen as
     default_stride,
     load_parts,
 )
+from .hub import MELODY_MODELS  # noqa: F401  (re-exported: the models that take a melody)
 from .precision import apply_precision, check_precision
 
 # Reference short names, still accepted.
