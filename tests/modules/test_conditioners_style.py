@@ -162,3 +162,10 @@ def test_style_settings_through_the_api(encoder):
     plain = MusicGen.get_pretrained("debug", device="cpu")
     with pytest.raises(ValueError, match="no style conditioner"):
         plain.set_style_conditioner_params()
+
+
+def test_encoder_path_can_be_set_after_building(encoder, tmp_path):
+    cond = build(tmp_path / "not-here", encoder_dim=16)  # 768 (MERT) without the folder
+    cond.encoder_path = str(encoder)  # e.g. a loaded checkpoint naming the hub id
+    emb, mask = cond.eval()(cond.tokenize(wavs(1.0)))
+    assert emb.shape == (1, 10, 32) and cond.encoder_hop == 80

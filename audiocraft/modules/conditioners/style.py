@@ -17,7 +17,8 @@ HuBERT/Wav2Vec2-style audio encoder (its `conv_stride` gives the frame rate). Th
 MERT folder ships its own model code (`auto_map` in its config.json): transformers runs
 it only with `trust_remote_code: true`, which is off by default; read that code first.
 The encoder is frozen and kept outside the module tree (not in checkpoints), as in the
-reference.
+reference. It loads on first use: for a loaded checkpoint (whose xp.cfg names the hub id),
+set `encoder_path` and `trust_remote_code` on the conditioner before generating.
 
 With `compute_mask` (training), the excerpt's position is kept in `loss_excerpt` so that
 the solver leaves those frames out of the loss: the LM would otherwise learn to copy the
@@ -155,14 +156,12 @@ class StyleConditioner(WaveformConditioner):
         self.trust_remote_code = trust_remote_code
         self.device = torch.device(device)
         self.__dict__["_encoder"] = None
-        config = _read_json(Path(self.encoder_path).expanduser() / "config.json")
+        config = self._read_encoder_files()
         if encoder is not None:
             own: tp.Any = getattr(encoder, "config", None)
             config = own.to_dict() if own is not None else config
+            self.encoder_hop = math.prod(config.get("conv_stride") or [5, 2, 2, 2, 2, 2, 2])
         self.encoder_dim = int(encoder_dim or config.get("hidden_size") or MERT_DIM)
-        self.encoder_hop = math.prod(config.get("conv_stride") or [5, 2, 2, 2, 2, 2, 2])
-        self._do_normalize = bool(_read_json(Path(self.encoder_path).expanduser()
-                                             / "preprocessor_config.json").get("do_normalize"))
         if encoder is not None:
             self._set_encoder(encoder)
         self.embed = nn.Linear(self.encoder_dim, d_model)
@@ -186,6 +185,17 @@ class StyleConditioner(WaveformConditioner):
 
     # ---- the frozen encoder ----
 
+    def _read_encoder_files(self) -> dict[str, tp.Any]:
+        """The encoder folder's config.json (empty if absent); sets the frame hop (its
+        `conv_stride`, MERT's by default) and the input normalisation of its
+        preprocessor_config.json."""
+        folder = Path(self.encoder_path).expanduser()
+        config = _read_json(folder / "config.json")
+        self.encoder_hop = math.prod(config.get("conv_stride") or [5, 2, 2, 2, 2, 2, 2])
+        self._do_normalize = bool(_read_json(folder / "preprocessor_config.json")
+                                  .get("do_normalize"))
+        return config
+
     def _set_encoder(self, encoder: nn.Module) -> None:
         for p in encoder.parameters():
             p.requires_grad_(False)
@@ -195,6 +205,9 @@ class StyleConditioner(WaveformConditioner):
     def encoder(self) -> nn.Module:
         """The frozen music encoder, loaded from `encoder_path` on first use."""
         if self.__dict__["_encoder"] is None:
+            # encoder_path and trust_remote_code may be set after loading a checkpoint,
+            # whose xp.cfg names the encoder by hub id.
+            self._read_encoder_files()
             self._set_encoder(load_style_encoder(self.encoder_path, self.trust_remote_code))
         encoder: nn.Module = self.__dict__["_encoder"]
         hidden = getattr(getattr(encoder, "config", None), "hidden_size", self.encoder_dim)
