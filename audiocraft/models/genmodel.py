@@ -19,7 +19,11 @@ from typing import Any, ClassVar
 import torch
 
 from ..data.audio_utils import convert_audio
-from ..modules.conditioners import ConditioningAttributes, WaveformConditioner
+from ..modules.conditioners import (
+    ConditioningAttributes,
+    StyleConditioner,
+    WaveformConditioner,
+)
 from . import builders, loaders
 from .encodec import CompressionModel
 from .hub import no_melody_message
@@ -357,7 +361,8 @@ class BaseGenModel(ABC):
                           melody_sample_rate: int) -> list[torch.Tensor | None]:
         """Melodies ``[B, C, T]``, ``[C, T]`` or a list of ``[C, T]`` (or None) -> one
         ``[C, T]`` per sample at the model's rate and channels, on its device."""
-        if self.melody_conditioner() is None:  # refused before anything is generated
+        conditioner = self.melody_conditioner()
+        if conditioner is None:  # refused before anything is generated
             raise ValueError(no_melody_message(self.name))
         if isinstance(melody_wavs, torch.Tensor):
             if melody_wavs.dim() == 2:
@@ -374,6 +379,9 @@ class BaseGenModel(ABC):
             if melody.dim() != 2 or melody.shape[-1] == 0:
                 raise ValueError(
                     f"Each melody must be a non-empty [C, T] tensor, got {tuple(melody.shape)}.")
+            if isinstance(conditioner, StyleConditioner):
+                # Before windows loop a short style into a long one: refuse it up front.
+                conditioner.check_style_seconds(melody.shape[-1] / melody_sample_rate)
             melodies.append(convert_audio(melody.float(), melody_sample_rate, self.sample_rate,
                                           self.audio_channels).to(self.device))
         return melodies

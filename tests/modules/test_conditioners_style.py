@@ -169,3 +169,18 @@ def test_encoder_path_can_be_set_after_building(encoder, tmp_path):
     cond.encoder_path = str(encoder)  # e.g. a loaded checkpoint naming the hub id
     emb, mask = cond.eval()(cond.tokenize(wavs(1.0)))
     assert emb.shape == (1, 10, 32) and cond.encoder_hop == 80
+
+
+def test_short_style_audio_is_refused_before_generating(encoder, monkeypatch):
+    """Windows would loop a short style audio into a long one: the API refuses it first."""
+    model = tiny_style_musicgen(encoder)  # 0.5 s excerpts
+
+    def never(*args, **kwargs):
+        raise AssertionError("generation started")
+
+    monkeypatch.setattr(model.lm, "generate", never)
+    with pytest.raises(ValueError, match=r"0\.30 s long .* 0\.50 s excerpts"):
+        model.generate_with_chroma(["calm"], [torch.randn(1, 9600)], 32000)
+    with pytest.raises(ValueError, match="excerpt_length"):
+        model.generate_stream(["calm"], melody_wavs=[torch.randn(1, 9600)],
+                              melody_sample_rate=32000)

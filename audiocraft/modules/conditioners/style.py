@@ -237,6 +237,17 @@ class StyleConditioner(WaveformConditioner):
 
     # ---- excerpt, features ----
 
+    def check_style_seconds(self, seconds: float, needed: float | None = None) -> None:
+        """Raise a ValueError when style audio of `seconds` is shorter than the excerpt
+        (`needed`, default the sampling excerpt `length`)."""
+        needed = self.length if needed is None else needed
+        if seconds + 1e-9 < needed:
+            raise ValueError(
+                f"The style excerpt is {seconds:.2f} s long but the style conditioner takes "
+                f"{needed:.2f} s excerpts: give at least {needed:.2f} s of style audio, or "
+                "shorten the excerpt (MusicGen.set_style_conditioner_params(excerpt_length=...) "
+                "at sampling, `length`/`varying_lengths` in training).")
+
     def _excerpt_seconds(self) -> float:
         if self.training and self.varying_lengths:
             return random.uniform(self.varying_lengths[0], self.varying_lengths[1])
@@ -252,12 +263,7 @@ class StyleConditioner(WaveformConditioner):
         real = lengths > 0  # [B]
         short = [i for i in range(len(lengths)) if real[i] and lengths[i] < size]
         if short:
-            got = float(lengths[short[0]]) / rate
-            raise ValueError(
-                f"The style excerpt is {got:.2f} s long but the style conditioner takes "
-                f"{seconds:.2f} s excerpts: give at least {seconds:.2f} s of style audio, or "
-                "shorten the excerpt (MusicGen.set_style_conditioner_params(excerpt_length=...) "
-                "at sampling, `length`/`varying_lengths` in training).")
+            self.check_style_seconds(float(lengths[short[0]]) / rate, seconds)
         wav = x.wav.mean(1, keepdim=True)  # [B, 1, T]
         out = wav.new_zeros(wav.shape[0], 1, size)  # [B, 1, L]
         starts = torch.zeros_like(lengths)  # [B]
