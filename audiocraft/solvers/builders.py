@@ -17,7 +17,6 @@ from torch import nn
 from ..adversarial import ADVERSARIES
 from ..losses import LOSSES, Balancer
 from ..models import builders, loaders
-from ..models.encodec import InterleaveStereoCompressionModel
 from .compression import CompressionSolver
 from .config_check import ConfigError
 from .musicgen import MusicGenSolver, SampleSettings
@@ -185,10 +184,8 @@ def export_musicgen_solver(cfg: DictConfig, solver: Any, export_dir: Path) -> No
     def write(module: Any) -> None:
         loaders.export_lm(module, exported_lm_cfg(cfg, getattr(module, "cfg", None)),
                           export_dir / "state_dict.bin")
-        # A stereo LM ships the mono codec: its own config re-wraps it on loading.
-        codec = solver.compression_model
-        if isinstance(codec, InterleaveStereoCompressionModel):
-            codec = codec.model
-        loaders.export_compression(codec, export_dir / "compression_state_dict.bin")
+        # A stereo LM's codec is written mono: the LM's config re-wraps it on loading.
+        loaders.export_compression(solver.compression_model,
+                                   export_dir / "compression_state_dict.bin")
 
     _with_export_weights(solver, write)

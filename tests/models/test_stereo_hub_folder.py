@@ -67,3 +67,13 @@ def test_wrapping_is_idempotent_and_refuses_a_stereo_codec():
     stereo_codec = builders.get_compression_model(stereo_cfg)
     with pytest.raises(ValueError, match="needs a mono codec"):
         builders.get_wrapped_compression_model(stereo_codec, cfg)
+
+
+def test_a_wrapped_codec_exports_its_mono_codec(tmp_path):
+    codec = builders.get_debug_compression_model()
+    wrapped = builders.get_wrapped_compression_model(codec, _stereo_lm_cfg())
+    loaders.export_compression(wrapped, tmp_path / "compression_state_dict.bin")
+    again = loaders.load_compression_model(tmp_path / "compression_state_dict.bin")
+    assert again.channels == 1
+    for (k, a), b in zip(codec.state_dict().items(), again.state_dict().values()):
+        assert torch.equal(a, b), k

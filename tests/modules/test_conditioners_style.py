@@ -184,3 +184,11 @@ def test_short_style_audio_is_refused_before_generating(encoder, monkeypatch):
     with pytest.raises(ValueError, match="excerpt_length"):
         model.generate_stream(["calm"], melody_wavs=[torch.randn(1, 9600)],
                               melody_sample_rate=32000)
+
+
+def test_null_styles_in_a_batch_do_not_touch_the_real_ones(encoder):
+    cond = build(encoder, batch_norm=True)
+    fit_bottleneck(cond)
+    x = wavs(1.0, 0.0)
+    alone = WavCondition(x.wav[:1], x.length[:1], [32000])
+    torch.testing.assert_close(cond(x)[0][:1], cond(alone)[0])

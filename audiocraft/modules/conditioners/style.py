@@ -296,15 +296,20 @@ class StyleConditioner(WaveformConditioner):
             rate = float(x.sample_rate[0])
             self.loss_excerpt = (starts.float() / rate * real,  # [B] seconds
                                  torch.full_like(starts, excerpt.shape[-1]).float() / rate * real)
-        states = self._encode(excerpt, int(x.sample_rate[0]))  # [B, T_e, H]
-        z = self.embed(states.to(self.embed.weight))  # [B, T_e, dim]
+        # Only real styles go through: null ones would shift the batch-norm statistics
+        # and the quantiser's codebooks with the features of silence.
+        index = torch.nonzero(real).flatten().to(excerpt.device)  # [R]
+        states = self._encode(excerpt[index], int(x.sample_rate[0]))  # [R, T_e, H]
+        z = self.embed(states.to(self.embed.weight))  # [R, T_e, dim]
         if self.transformer is not None:
             z = self.transformer(z)
         if self.batch_norm is not None:
             z = self.batch_norm(z.transpose(1, 2)).transpose(1, 2)
         self.rvq.set_num_codebooks(self.n_q_out if self.training else self.eval_q)
-        z = self.rvq(z.transpose(1, 2), frame_rate=1.0).x.transpose(1, 2)  # [B, T_e, dim]
-        return z[:, :: self.ds_factor]  # [B, Tc, dim]
+        z = self.rvq(z.transpose(1, 2), frame_rate=1.0).x.transpose(1, 2)  # [R, T_e, dim]
+        z = z[:, :: self.ds_factor]  # [R, Tc, dim]
+        out = z.new_zeros(excerpt.shape[0], *z.shape[1:])  # [B, Tc, dim]
+        return out.index_copy(0, index, z)
 
     def _downsampling_factor(self) -> int:
         return max(1, int(round(self.sample_rate / self.frame_rate * self.ds_factor)))
