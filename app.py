@@ -142,7 +142,7 @@ class MusicGenApp:
 
     def _prepare(self, settings: GenerationSettings,
                  precision: str = "float32") -> tuple[Any, dict[str, Any]]:
-        from audiocraft.models.musicgen import MusicGen
+        from audiocraft.models.musicgen import MELODY_MODELS, MusicGen
         base = self.models.get(settings.model, precision)
         window = settings.window or base.max_duration
         if window > base.max_duration:
@@ -166,8 +166,8 @@ class MusicGenApp:
         if settings.melody is not None:
             if not supports_melody(model):
                 raise AppError(f"The model '{settings.model}' cannot follow a melody (it has "
-                               "no chroma conditioner): remove the melody, or choose a melody "
-                               "model such as facebook/musicgen-melody.")
+                               "no melody conditioner): remove the melody, or choose a model "
+                               f"that takes one: {', '.join(MELODY_MODELS)}.")
             melody, melody_sr = read_audio_input(settings.melody, "melody")
             inputs.update(melody_wavs=[melody], melody_sample_rate=melody_sr)
         if settings.prompt_audio is not None:

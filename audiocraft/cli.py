@@ -281,7 +281,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args))
-    except (UsageError, MissingWeightsError, CheckpointError, ValueError) as err:
+    # FileNotFoundError: also the frozen encoders a conditioner loads on first use (T5,
+    # CLAP, the style encoder), whose messages say where to put the files.
+    except (UsageError, MissingWeightsError, CheckpointError, ValueError,
+            FileNotFoundError) as err:
         print(f"audiocraft {args.command}: error: {err}", file=sys.stderr)
         return 2
 

@@ -71,7 +71,10 @@ def build_datamodule(cfg: DictConfig, world_size: int) -> AudioDataModule:
         train=train, valid=valid,
         dataset_kwargs={"sample_rate": cfg.sample_rate, "channels": cfg.channels,
                         "segment_duration": ds.segment_duration,
-                        "min_segment_ratio": ds.min_segment_ratio},
+                        "min_segment_ratio": ds.min_segment_ratio,
+                        # Joint text/audio conditions (CLAP): the segment and its caption.
+                        **({"joint_embed_attributes": list(ds.joint_embed_attributes)}
+                           if ds.music and ds.get("joint_embed_attributes") else {})},
         split_kwargs={
             # dataset.train holds train-only dataset arguments (e.g. description
             # augmentation set by the conditioner config), only for music data sets.

@@ -237,7 +237,8 @@ def test_melody_needs_a_melody_model(tmp_path):
     tune = tmp_path / "tune.wav"
     sf.write(tune, np.zeros(16000), 16000)
     studio = app.MusicGenApp(device="cpu", output_dir=tmp_path)
-    with pytest.raises(app.AppError, match="cannot follow a melody.*remove the melody"):
+    with pytest.raises(app.AppError,
+                       match="cannot follow a melody.*remove the melody.*facebook/musicgen-melody"):
         list(studio.run(settings(model="debug", melody=str(tune)), "s"))
 
 

@@ -174,3 +174,25 @@ def test_console_script_shows_progress(tmp_path):
     assert "1.5/1.5 s" in proc.stderr  # progress in generated seconds
     assert "<00:00]" in proc.stderr  # time left
     assert out.exists() and (tmp_path / "s.ogg.json").exists()
+
+
+def test_conditioner_weights_missing_is_one_clear_error(tmp_path, capsys):
+    """A CLAP model whose CLAP folder is absent: the message names it, no traceback."""
+    from pathlib import Path
+
+    from audiocraft.models import builders, loaders
+
+    sys.path.insert(0, str(Path(__file__).parent / "modules"))
+    from clap_fixtures import clap_lm_cfg
+
+    folder = tmp_path / "model"
+    lm = builders.get_lm_model(clap_lm_cfg(tmp_path / "no-clap-folder"))
+    loaders.export_compression(builders.get_debug_compression_model(),
+                               folder / "compression_state_dict.bin")
+    loaders.export_lm(lm.eval(), None, folder / "state_dict.bin")
+    out = tmp_path / "x.wav"
+    assert cli.main(["generate", "calm piano", "--model", str(folder), "--duration", "0.4",
+                     "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "no-clap-folder" in err and "laion/larger_clap_music" in err
+    assert "Traceback" not in err and not out.exists()

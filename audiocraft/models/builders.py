@@ -118,6 +118,33 @@ def get_compression_model(cfg: DictConfig) -> CompressionModel:
     return model.to(cfg.get("device", "cpu"))
 
 
+def get_wrapped_compression_model(compression_model: CompressionModel,
+                                  cfg: DictConfig | None) -> CompressionModel:
+    """The codec as the LM of `cfg` (its `xp.cfg`) uses it: a mono codec wrapped in
+    `InterleaveStereoCompressionModel` when `interleave_stereo_codebooks.use` is true (the
+    stereo MusicGen checkpoints ship the mono codec; their LM's config decides), and set
+    to `compression_model_n_q` codebooks when that key is given. A codec that is already
+    an interleaved wrapper is kept as it is; `cfg` None changes nothing.
+
+    Raises ValueError for a stereo request on a codec that is not mono."""
+    if cfg is None:
+        return compression_model
+    stereo = cfg.get("interleave_stereo_codebooks", None)
+    if stereo is not None and stereo.get("use", False) and not isinstance(
+            compression_model, InterleaveStereoCompressionModel):
+        if not isinstance(compression_model, EncodecModel) or compression_model.channels != 1:
+            raise ValueError(
+                f"The LM interleaves stereo codebooks (interleave_stereo_codebooks.use: true) "
+                f"and needs a mono codec, but its codec has {compression_model.channels} "
+                "channels: use the mono codec the LM was trained with.")
+        compression_model = InterleaveStereoCompressionModel(
+            compression_model, per_timestep=bool(stereo.get("per_timestep", False)))
+    n_q = cfg.get("compression_model_n_q", None)
+    if n_q is not None:
+        compression_model.set_num_codebooks(int(n_q))
+    return compression_model
+
+
 # The `debug` preset (mirrored by config/model/encodec/debug.yaml).
 DEBUG_COMPRESSION_CFG: dict[str, Any] = {
     "compression_model": "encodec",

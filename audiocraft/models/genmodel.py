@@ -19,9 +19,14 @@ from typing import Any, ClassVar
 import torch
 
 from ..data.audio_utils import convert_audio
-from ..modules.conditioners import ConditioningAttributes, WaveformConditioner
+from ..modules.conditioners import (
+    ConditioningAttributes,
+    StyleConditioner,
+    WaveformConditioner,
+)
 from . import builders, loaders
 from .encodec import CompressionModel
+from .hub import no_melody_message
 from .lm import LMModel
 from .longform import (
     MELODY_POLICIES,
@@ -62,7 +67,24 @@ def load_parts(name: str, device: str | torch.device) -> tuple[CompressionModel,
     # "toy" resolves to the shipped files (hub.TOY_MODEL_DIR) in the loaders, which say
     # how to build them when they are missing.
     lm = loaders.load_lm_model(name, device=device)
-    return loaders.load_compression_model(name, device=device), lm
+    # The LM's config decides how the codec is used: a stereo LM over a mono codec file
+    # (interleave_stereo_codebooks) gets the codec wrapped as stereo, as in the reference.
+    codec = builders.get_wrapped_compression_model(
+        loaders.load_compression_model(name, device=device), getattr(lm, "cfg", None))
+    check_codec_fits_lm(codec, lm, name)
+    return codec, lm
+
+
+def check_codec_fits_lm(codec: CompressionModel, lm: LMModel, name: str) -> None:
+    """The LM predicts the codec's codes: their codebook counts and sizes must agree
+    (ValueError naming both otherwise, before any generation)."""
+    if int(codec.num_codebooks) != int(lm.n_q) or int(codec.cardinality) != int(lm.card):
+        raise ValueError(
+            f"The model '{name}' does not fit its codec: the LM models {lm.n_q} codebooks of "
+            f"{lm.card} codes, the codec gives {codec.num_codebooks} of {codec.cardinality}. "
+            "A stereo LM (8 codebooks) over the mono codec needs "
+            "interleave_stereo_codebooks.use: true in its xp.cfg; otherwise use the codec "
+            "the LM was trained with.")
 
 
 class BaseGenModel(ABC):
@@ -339,10 +361,9 @@ class BaseGenModel(ABC):
                           melody_sample_rate: int) -> list[torch.Tensor | None]:
         """Melodies ``[B, C, T]``, ``[C, T]`` or a list of ``[C, T]`` (or None) -> one
         ``[C, T]`` per sample at the model's rate and channels, on its device."""
-        if self.melody_conditioner() is None:
-            raise ValueError(
-                f"The model '{self.name}' has no melody conditioner: use a melody model "
-                "(e.g. facebook/musicgen-melody) for generate_with_chroma.")
+        conditioner = self.melody_conditioner()
+        if conditioner is None:  # refused before anything is generated
+            raise ValueError(no_melody_message(self.name))
         if isinstance(melody_wavs, torch.Tensor):
             if melody_wavs.dim() == 2:
                 melody_wavs = melody_wavs[None]
@@ -358,6 +379,9 @@ class BaseGenModel(ABC):
             if melody.dim() != 2 or melody.shape[-1] == 0:
                 raise ValueError(
                     f"Each melody must be a non-empty [C, T] tensor, got {tuple(melody.shape)}.")
+            if isinstance(conditioner, StyleConditioner):
+                # Before windows loop a short style into a long one: refuse it up front.
+                conditioner.check_style_seconds(melody.shape[-1] / melody_sample_rate)
             melodies.append(convert_audio(melody.float(), melody_sample_rate, self.sample_rate,
                                           self.audio_channels).to(self.device))
         return melodies

@@ -11,6 +11,23 @@ from pathlib import Path
 # `toy`: the model shipped with the package (built by scripts/build_toy_model.py).
 TOY_MODEL_DIR = Path(__file__).resolve().parent.parent / "assets" / "toy"
 
+# Models that take a melody (`generate_with_chroma`, the CLI's --melody, the app's melody
+# box): a chroma conditioner, or (MusicGen-Style) a style conditioner fed the same way.
+MELODY_MODELS = (
+    "facebook/musicgen-melody", "facebook/musicgen-melody-large",
+    "facebook/musicgen-stereo-melody", "facebook/musicgen-stereo-melody-large",
+    "facebook/musicgen-style",
+)
+
+
+def no_melody_message(name: str) -> str:
+    """Why the model ``name`` refuses a melody, and which models take one."""
+    return (
+        f"The model '{name}' has no melody conditioner, so it cannot follow a melody: remove "
+        f"the melody, or use a model that takes one: {', '.join(MELODY_MODELS)} (style "
+        "audio for the last), or a model trained with conditioner=chroma2music or "
+        "style2music.")
+
 
 def hf_cache_dir() -> Path:
     """The Hugging Face hub cache folder: `$HF_HUB_CACHE`, else `$HF_HOME/hub`, else

@@ -24,7 +24,7 @@ from torch import nn
 
 from ..utils.atomic import atomic_path
 from . import builders
-from .encodec import CompressionModel, EncodecModel
+from .encodec import CompressionModel, EncodecModel, InterleaveStereoCompressionModel
 from .errors import CheckpointError, MissingWeightsError
 from .hf_encodec import encodec_to_hf_config, hf_encodec_to_cfg, hf_key_to_ours, our_key_to_hf
 from .hf_musicgen import build_lm_from_hf, hf_musicgen_codec, is_hf_musicgen_config
@@ -292,7 +292,12 @@ def export_compression(
     model: CompressionModel, path: str | os.PathLike, version: str = "1.3.0"
 ) -> Path:
     """Write an audiocraft hub file (`{'best_state', 'xp.cfg', 'version', 'exported'}`) that
-    `load_compression_model` (and the reference audiocraft) reads back."""
+    `load_compression_model` (and the reference audiocraft) reads back. A stereo wrapper
+    made from an LM's config (`builders.get_wrapped_compression_model`, no config of its
+    own) writes its mono codec, as the official stereo folders hold: the LM's config
+    wraps it again on loading."""
+    if isinstance(model, InterleaveStereoCompressionModel) and getattr(model, "cfg", None) is None:
+        model = model.model
     path = Path(path)
     if path.is_dir() or not path.suffix:  # a folder: use the standard file name
         path = path / COMPRESSION_HUB_FILE

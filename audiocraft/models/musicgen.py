@@ -21,6 +21,8 @@ import torch
 from ..modules.conditioners import (
     ChromaStemConditioner,
     ConditioningAttributes,
+    JointEmbedCondition,
+    StyleConditioner,
     WavCondition,
     null_wav_condition,
 )
@@ -32,6 +34,7 @@ from .genmodel import (  # noqa: F401  (re-exported: importable from musicgen as
     default_stride,
     load_parts,
 )
+from .hub import MELODY_MODELS  # noqa: F401  (re-exported: the models that take a melody)
 from .precision import apply_precision, check_precision
 
 # Reference short names, still accepted.
@@ -100,13 +103,41 @@ class MusicGen(BaseGenModel):
         request = self._request(list(descriptions), melodies=melodies)
         return self._generate(request, progress, return_tokens, **options)
 
+    def set_style_conditioner_params(self, eval_q: int = 3, excerpt_length: float = 3.0,
+                                     ds_factor: int | None = None,
+                                     encodec_n_q: int | None = None) -> None:
+        """Style models (MusicGen-Style) only: ``eval_q`` quantiser codebooks (1 to the
+        model's ``n_q_out``; fewer follow the style more loosely), ``excerpt_length``
+        seconds taken from the middle of the style audio given to
+        ``generate_with_chroma``, and the downsampling factor. Pair with
+        ``set_generation_params(cfg_coef_beta=...)`` (double guidance: the reference uses
+        cfg_coef 3 and cfg_coef_beta 5)."""
+        style = self.melody_conditioner()
+        if not isinstance(style, StyleConditioner):
+            raise ValueError(
+                f"The model '{self.name}' has no style conditioner: style settings need a "
+                "MusicGen-Style model (conditioner `style` on self_wav).")
+        style.set_params(eval_q=eval_q, excerpt_length=excerpt_length, ds_factor=ds_factor,
+                         encodec_n_q=encodec_n_q)
+
+    def _text_only(self, text: str | None) -> JointEmbedCondition:
+        """A joint-embedding condition of one text and no audio (a silent length-0 wav)."""
+        return JointEmbedCondition(
+            torch.zeros(1, 1, 1, device=self.device), [text],
+            torch.zeros(1, dtype=torch.long, device=self.device), [self.sample_rate],
+            [None], [None])
+
     def _build_conditions(self, texts: list[str | None],
                           melodies: list[torch.Tensor | None]) -> list[ConditioningAttributes]:
         """One ``ConditioningAttributes`` per sample, as the reference builds them: the
         text as ``description``, and for melody models the melody (or a null wav) as
-        ``self_wav``."""
-        attributes = [ConditioningAttributes(text={self.TEXT_ATTRIBUTE: text})
-                      for text in texts]
+        ``self_wav``. When ``description`` is a joint text/audio conditioner (CLAP), the
+        text goes there with a null wav: such models are sampled from text."""
+        joint = self.TEXT_ATTRIBUTE in self.lm.condition_provider.joint_embed_conditions
+        attributes = [
+            ConditioningAttributes(joint_embed={self.TEXT_ATTRIBUTE: self._text_only(text)})
+            if joint else ConditioningAttributes(text={self.TEXT_ATTRIBUTE: text})
+            for text in texts]
         melody_attribute = self.MELODY_ATTRIBUTE
         if melody_attribute is not None and self.melody_conditioner() is not None:
             for attr, melody in zip(attributes, melodies):

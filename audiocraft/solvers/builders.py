@@ -55,6 +55,14 @@ def build_musicgen_solver(cfg: DictConfig, run_dir: Path) -> MusicGenSolver:
     `compression_model_checkpoint`, with the optimizer, schedule, EMA, token cache and
     sample settings of `cfg`; samples go to `run_dir/samples`."""
     codec = loaders.load_compression_model(str(cfg.compression_model_checkpoint), device="cpu")
+    if cfg.get("channels", 1) == 2 and codec.channels == 1 and not OmegaConf.select(
+            cfg, "interleave_stereo_codebooks.use", default=False):
+        raise ConfigError(
+            "channels=2 with a mono codec: set interleave_stereo_codebooks.use=true (left "
+            "and right coded apart, 2 x the codec's codebooks: also transformer_lm.n_q and "
+            "codebooks_pattern.delay.delays, e.g. [0,0,1,1,2,2,3,3]), or use a stereo codec.")
+    # Stereo from a mono codec: left/right codebooks interleaved, as the LM's config says.
+    codec = builders.get_wrapped_compression_model(codec, cfg)
     if cfg.continue_from:
         # The loaders return models in eval mode; training needs dropout and the rest on.
         lm = loaders.load_lm_model(str(cfg.continue_from), device="cpu").train()
@@ -176,6 +184,7 @@ def export_musicgen_solver(cfg: DictConfig, solver: Any, export_dir: Path) -> No
     def write(module: Any) -> None:
         loaders.export_lm(module, exported_lm_cfg(cfg, getattr(module, "cfg", None)),
                           export_dir / "state_dict.bin")
+        # A stereo LM's codec is written mono: the LM's config re-wraps it on loading.
         loaders.export_compression(solver.compression_model,
                                    export_dir / "compression_state_dict.bin")
 

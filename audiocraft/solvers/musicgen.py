@@ -197,7 +197,26 @@ class MusicGenSolver(BaseSolver):
         codes, padding = self.tokenize(wav, infos)
         attributes = self.conditions(infos, wav.shape[0])
         out = self._predict(codes, attributes)
-        return masked_cross_entropy(out.logits, codes, out.mask & padding)
+        mask = out.mask & padding & self._excerpt_mask(codes)
+        return masked_cross_entropy(out.logits, codes, mask)
+
+    def _excerpt_mask(self, codes: torch.Tensor) -> torch.Tensor:
+        """[B, K, T] bool, False on the frames a conditioner took its excerpt from in this
+        step (the style conditioner's `loss_excerpt`, in seconds): the LM must not learn to
+        copy its condition."""
+        keep = torch.ones_like(codes, dtype=torch.bool)  # [B, K, T]
+        if not self.lm.training:
+            return keep
+        frame_rate = float(self.compression_model.frame_rate)
+        for conditioner in self.lm.condition_provider.conditioners.values():
+            excerpt = getattr(conditioner, "loss_excerpt", None)
+            if excerpt is None:
+                continue
+            for b, (start, length) in enumerate(zip(*excerpt)):
+                first = int(float(start) * frame_rate + 1e-4)  # float32 seconds: 0.2 * 10
+                count = int(math.ceil(float(length) * frame_rate - 1e-4))
+                keep[b, :, first: first + count] = False
+        return keep
 
     # ---- Lightning hooks ------------------------------------------------------------------
 

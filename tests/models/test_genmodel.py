@@ -82,3 +82,22 @@ def test_prepare_chroma_for_sampling_sets_the_reference_flags():
     assert chroma.use_masking and not chroma.match_len_on_eval
     prepare_chroma_for_sampling(chroma)
     assert chroma.match_len_on_eval and not chroma.use_masking
+
+
+def test_a_melody_on_a_model_without_melody_is_refused_before_generating(monkeypatch):
+    model = debug_musicgen()
+
+    def never(*args, **kwargs):
+        raise AssertionError("generation started")
+
+    monkeypatch.setattr(model.lm, "generate", never)
+    monkeypatch.setattr(model.compression_model, "decode", never)
+    for call in (lambda: model.generate_with_chroma(["calm"], torch.randn(1, 100), 32000),
+                 lambda: model.generate_stream(["calm"], melody_wavs=torch.randn(1, 100),
+                                               melody_sample_rate=32000)):
+        with pytest.raises(ValueError) as err:
+            call()
+        # The message names the models that can.
+        for name in ("facebook/musicgen-melody", "facebook/musicgen-stereo-melody",
+                     "facebook/musicgen-style"):
+            assert name in str(err.value)

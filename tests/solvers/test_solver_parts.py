@@ -143,3 +143,21 @@ def test_tokenize_encodes_only_segments_missing_from_the_cache(tmp_path):
     cache.flush()  # the two new segments: now every one is cached
     codes, _ = MusicGenSolver.tokenize(solver, wav, infos)
     assert encoded_batches == [2] and torch.equal(codes, full.long())
+
+
+def test_style_excerpt_frames_are_left_out_of_the_loss():
+    """The frames a style conditioner took its training excerpt from are masked."""
+    from types import SimpleNamespace
+
+    from audiocraft.solvers.musicgen import MusicGenSolver
+
+    style = SimpleNamespace(loss_excerpt=(torch.tensor([0.2, 0.0]), torch.tensor([0.4, 0.0])))
+    fake = SimpleNamespace(
+        lm=SimpleNamespace(training=True, condition_provider=SimpleNamespace(
+            conditioners={"self_wav": style, "description": SimpleNamespace()})),
+        compression_model=SimpleNamespace(frame_rate=10.0))
+    keep = MusicGenSolver._excerpt_mask(fake, torch.zeros(2, 4, 10, dtype=torch.long))
+    assert keep[0, :, 2:6].sum() == 0 and keep[0, :, :2].all() and keep[0, :, 6:].all()
+    assert keep[1].all()  # a null style: nothing masked
+    fake.lm.training = False
+    assert MusicGenSolver._excerpt_mask(fake, torch.zeros(2, 4, 10, dtype=torch.long)).all()

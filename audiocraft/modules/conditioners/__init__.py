@@ -26,10 +26,12 @@ from .base import (
     WaveformConditioner,
 )
 from .chroma import ChromaStemConditioner
+from .clap import CLAPEmbeddingConditioner
 from .dropout import AttributeDropout, ClassifierFreeGuidanceDropout, dropout_condition
 from .fuser import FUSE_METHODS, ConditionFuser, FusedConditions
 from .lut import LUTConditioner, WhiteSpaceTokenizer
 from .provider import ConditioningProvider
+from .style import StyleConditioner
 from .text import T5Conditioner
 
 __all__ = [
@@ -37,6 +39,7 @@ __all__ = [
     "FUSE_METHODS",
     "AttributeDropout",
     "BaseConditioner",
+    "CLAPEmbeddingConditioner",
     "ChromaStemConditioner",
     "ClassifierFreeGuidanceDropout",
     "ConditionerContext",
@@ -47,6 +50,7 @@ __all__ = [
     "FusedConditions",
     "JointEmbedCondition",
     "LUTConditioner",
+    "StyleConditioner",
     "T5Conditioner",
     "TextConditioner",
     "WavCondition",
