@@ -22,6 +22,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
+from ..utils.safe_config import UntrustedConfigError, inert_config
 from . import builders
 from .encodec import CompressionModel, EncodecModel
 from .errors import CheckpointError, MissingWeightsError
@@ -52,8 +53,15 @@ def torch_load(path: str | os.PathLike) -> Any:
         return torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile,
             ValueError, KeyError) as err:
-        if isinstance(err, pickle.UnpicklingError) and "weights only load failed" in str(
-                err).lower():
+        text = str(err).lower()
+        if isinstance(err, pickle.UnpicklingError) and "unsupported operand" in text:
+            # Bytes that are no pickle torch writes: random data, or an old-protocol
+            # pickle. Either way not a checkpoint; torch's text is not passed on.
+            raise CheckpointError(
+                f"Could not read checkpoint {path}: it is not a file torch.save writes. The "
+                "file is probably truncated or corrupt: download or copy it again (and "
+                "delete it if it came from a source you do not trust).") from None
+        if isinstance(err, pickle.UnpicklingError) and "weights only load failed" in text:
             # torch's own text suggests weights_only=False: never pass that on.
             raise CheckpointError(
                 f"Refused to load {path}: it contains code or Python objects that a "
@@ -86,6 +94,19 @@ def read_hub_file(path: str | os.PathLike) -> dict[str, Any]:
             f"'xp.cfg' (or a 'pretrained' pointer), got {keys}."
         )
     return pkg
+
+
+def checkpoint_config(text: Any, source: str = "checkpoint") -> DictConfig:
+    """The config stored in a checkpoint (`xp.cfg`, YAML text or a dict), inert: OmegaConf
+    resolvers (`${oc.env:VAR}` and the like) stay literal text and never read the
+    environment; references to the config's own keys (`${sample_rate}`) still work. A
+    config that is not a mapping or is absurdly large raises CheckpointError."""
+    if not isinstance(text, (str, dict)):
+        raise CheckpointError(f"{source}: xp.cfg must be YAML text, got {type(text).__name__}.")
+    try:
+        return inert_config(text)
+    except UntrustedConfigError as err:
+        raise CheckpointError(f"{source}: xp.cfg cannot be used: {err}") from None
 
 
 def read_hf_config(folder: str | os.PathLike) -> dict[str, Any]:
@@ -196,7 +217,7 @@ def compression_model_from_hub_dict(
     pkg: dict[str, Any], source: str = "checkpoint"
 ) -> CompressionModel:
     """Build the model of `pkg['xp.cfg']` and load `pkg['best_state']` (eval mode, CPU)."""
-    cfg = OmegaConf.create(pkg["xp.cfg"])
+    cfg = checkpoint_config(pkg["xp.cfg"], source)
     cfg.device = "cpu"
     model = builders.get_compression_model(cfg)
     _load_state(model, pkg["best_state"], source)
@@ -367,7 +388,7 @@ def lm_model_from_hub_dict(
     and buffers absent from the file (our modules compute them). Anything else that does
     not fit (missing or unknown parameters, wrong shapes) raises CheckpointError.
     """
-    cfg = OmegaConf.create(pkg["xp.cfg"])
+    cfg = checkpoint_config(pkg["xp.cfg"], source)
     cfg.device = str(device)
     cfg.dtype = "float32"
     model = builders.get_lm_model(cfg)
