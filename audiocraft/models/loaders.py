@@ -22,6 +22,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
+from ..utils.atomic import atomic_path, atomic_write_text
 from ..utils.safe_config import UntrustedConfigError, inert_config
 from . import builders
 from .encodec import CompressionModel, EncodecModel
@@ -144,6 +145,13 @@ def read_hf_state_dict(folder: str | os.PathLike) -> dict[str, torch.Tensor]:
     raise MissingWeightsError(
         f"{folder} holds no weights (looked for {', '.join(HF_WEIGHT_FILES)})."
     )
+
+
+def _save_atomic(pkg: dict[str, Any], path: Path) -> None:
+    """`torch.save(pkg)` to `path` atomically (temporary file, fsync, rename): a kill or a
+    failure leaves the old file, never a truncated one."""
+    with atomic_path(path) as tmp:
+        torch.save(pkg, tmp)
 
 
 # ---- compression model ----
@@ -301,7 +309,7 @@ def export_compression(
         "version": version,
         "exported": True,
     }
-    torch.save(pkg, path)
+    _save_atomic(pkg, path)
     return path
 
 
@@ -315,11 +323,14 @@ def export_compression_hf(model: EncodecModel, folder: str | os.PathLike) -> Pat
     hf = encodec_to_hf_config(model, _model_cfg(model))
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "config.json").write_text(json.dumps(hf, indent=2))
     state = {
         our_key_to_hf(k): v.detach().cpu().contiguous() for k, v in model.state_dict().items()
     }
-    safetensors.torch.save_file(state, str(folder / "model.safetensors"), metadata={"format": "pt"})
+    # Weights first, each file atomically: a kill leaves the old folder or a complete one
+    # (at worst new weights beside the old config, which the shape check then refuses).
+    with atomic_path(folder / "model.safetensors") as tmp:
+        safetensors.torch.save_file(state, str(tmp), metadata={"format": "pt"})
+    atomic_write_text(folder / "config.json", json.dumps(hf, indent=2))
     return folder
 
 
@@ -446,7 +457,7 @@ def export_lm(
         "version": version,
         "exported": True,
     }
-    torch.save(pkg, path)
+    _save_atomic(pkg, path)
     return path
 
 
@@ -484,5 +495,5 @@ def save_hub_file(pkg: dict[str, Any], path: str | os.PathLike) -> Path:
             "pretrained" in pkg or {"best_state", "xp.cfg"} <= set(pkg)):
         raise CheckpointError("a hub file is a dict with 'best_state' and 'xp.cfg' (or a "
                               "'pretrained' pointer): read it with read_hub_file first.")
-    torch.save(pkg, path)
+    _save_atomic(pkg, Path(path))
     return Path(path)
