@@ -101,12 +101,16 @@ class MusicGenApp:
         stream: hand out each window's audio as it is made (``Step.chunk``).
         model_roots: folders whose model folders a request may name (besides the known
             names); ``AUDIOCRAFT_APP_MODEL_ROOTS`` adds more.
+        max_upload_mb: size limit of an uploaded melody or prompt (``launch`` sets the
+            same limit on gradio's uploads).
     """
 
     def __init__(self, default_model: str = DEFAULT_MODEL, device: str | None = None,
                  max_duration: float = MAX_DURATION, output_dir: str | Path | None = None,
-                 stream: bool = False, model_roots: list[str | Path] | None = None):
+                 stream: bool = False, model_roots: list[str | Path] | None = None,
+                 max_upload_mb: float = MAX_UPLOAD_MB):
         self.model_roots = configured_model_roots(model_roots or [])
+        self.max_upload_mb = max_upload_mb
         self.default_model = default_model
         self.max_duration = float(max_duration)
         self.output_dir = Path(output_dir or tempfile.mkdtemp(prefix="audiocraft-app-"))
@@ -346,7 +350,8 @@ def build_ui(app: MusicGenApp | None = None, **options: Any) -> Any:
                     model_name, text_value, timeline_value, melody_path, prompt_path,
                     duration_value, top_k_value, top_p_value, temperature_value, cfg_value,
                     seed_value, window_value, stride_value, policy_value,
-                    max_duration=studio.max_duration, model_roots=studio.model_roots)
+                    max_duration=studio.max_duration, model_roots=studio.model_roots,
+                    upload_dirs=[demo.GRADIO_CACHE], max_upload_mb=studio.max_upload_mb)
                 for message in settings.warnings:
                     gr.Warning(message)
                 session = getattr(request, "session_hash", None) or "local"
@@ -465,7 +470,7 @@ def main(argv: list[str] | None = None) -> None:
         set_max_params(int(args.max_params))
     demo = build_ui(default_model=args.model, device=args.device,
                     max_duration=args.max_duration, output_dir=args.output_dir,
-                    model_roots=args.model_root)
+                    model_roots=args.model_root, max_upload_mb=args.max_upload_mb)
     allowed = [str(Path(args.output_dir).resolve())] if args.output_dir else None
     launch(demo, args.listen, args.server_port, args.share, args.inbrowser,
            args.queue_size, args.max_upload_mb, allowed)

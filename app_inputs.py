@@ -37,6 +37,7 @@ KNOWN_MODELS = ("toy", "debug") + tuple(
     f"facebook/musicgen-{size}" for size in (
         "small", "medium", "large", "melody", "melody-large", "stereo-small",
         "stereo-medium", "stereo-large", "stereo-melody", "stereo-melody-large"))
+_MAX_NAME_CHARS = 1000
 _MODEL_FILES = ("state_dict.bin", "config.json")  # a folder holding one of them is a model
 _ROOT_NAME = re.compile(r"^[\w][\w.\-]*(/[\w][\w.\-]*)*$")  # relative, no "..", no "~"
 
@@ -174,7 +175,8 @@ def root_models(roots: Sequence[Path], limit: int = 50) -> list[str]:
     names: list[str] = []
     for root in roots:
         for child in sorted(root.iterdir()):
-            if child.is_dir() and any((child / f).is_file() for f in _MODEL_FILES):
+            inside = child.resolve().is_relative_to(root)  # not a symlink leading out
+            if inside and child.is_dir() and any((child / f).is_file() for f in _MODEL_FILES):
                 names.append(child.name)
                 if len(names) >= limit:
                     return names
@@ -194,22 +196,52 @@ def resolve_model(value: Any, roots: Sequence[Path] = ()) -> tuple[str, str]:
                        "roots.")
     if name in KNOWN_MODELS:
         return name, name
-    for root in roots:
+    for root in roots if len(name) <= _MAX_NAME_CHARS and "\0" not in name else ():
         path = Path(name)
-        if path.is_absolute():
-            candidate = path.resolve()
-        elif _ROOT_NAME.match(name) and ".." not in path.parts:
-            candidate = (root / path).resolve()  # symlinks followed: they must stay inside
-        else:
+        try:
+            if path.is_absolute():
+                candidate = path.resolve()
+            elif _ROOT_NAME.match(name) and ".." not in path.parts:
+                candidate = (root / path).resolve()  # symlinks followed: must stay inside
+            else:
+                continue
+            if candidate != root and candidate.is_relative_to(root) and candidate.is_dir() \
+                    and any((candidate / f).is_file() for f in _MODEL_FILES):
+                return candidate.relative_to(root).as_posix(), str(candidate)
+        except (OSError, RuntimeError):  # a name too long, a symlink loop: not a model
             continue
-        if candidate != root and candidate.is_relative_to(root) and candidate.is_dir() \
-                and any((candidate / f).is_file() for f in _MODEL_FILES):
-            return candidate.relative_to(root).as_posix(), str(candidate)
     folders = root_models(roots, limit=10)
     listed = f" Folders here: {', '.join(folders)}." if folders else ""
     raise AppError(f"The model {shown!r} is not available on this server: choose {choices}, "
                    f"or a model folder under the server's model roots (the server adds roots "
                    f"with --model-root).{listed}")
+
+
+# ---- uploads ----
+
+def check_upload(value: Any, what: str, upload_dirs: Sequence[str | Path] | None = None,
+                 max_mb: float | None = MAX_UPLOAD_MB) -> str | None:
+    """The server path of an uploaded file, or None when empty. A client can send any
+    path as a file: with ``upload_dirs`` (the server's upload folders) it must be a file
+    inside one of them, so no other server file is ever read; it must also be at most
+    ``max_mb``. Raises ``AppError`` (naming no server path)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, dict):  # a FileData sent as JSON
+        value = value.get("path")
+    if not isinstance(value, (str, os.PathLike)):
+        raise AppError(f"The {what} must be an uploaded audio file.")
+    path = Path(value)
+    if upload_dirs is not None:
+        real = path.resolve()
+        inside = any(real.is_relative_to(Path(d).resolve()) for d in upload_dirs)
+        if not inside or not real.is_file():
+            raise AppError(f"The {what} must be a file uploaded to this app: upload it "
+                           "again.")
+    if max_mb is not None and path.is_file() and path.stat().st_size > max_mb * 1024 * 1024:
+        raise AppError(f"The {what} file is larger than this app's limit of {max_mb:g} MB: "
+                       "upload a shorter or more compressed excerpt.")
+    return str(path)
 
 
 # ---- what the client sees of an error ----
@@ -244,10 +276,13 @@ def check_inputs(model: Any, text: Any, timeline: Any, melody: Any, prompt_audio
                  duration: Any, top_k: Any, top_p: Any, temperature: Any, cfg_coef: Any,
                  seed: Any, window: Any = None, stride: Any = None, melody_policy: Any = "loop",
                  max_duration: float = MAX_DURATION,
-                 model_roots: Sequence[Path] = ()) -> GenerationSettings:
+                 model_roots: Sequence[Path] = (),
+                 upload_dirs: Sequence[str | Path] | None = None,
+                 max_upload_mb: float | None = MAX_UPLOAD_MB) -> GenerationSettings:
     """Check the form's values (as the UI or an API client sends them); raise ``AppError``
     with what to change. Cheap: reads no file and loads no model. ``model_roots``: the
-    folders whose model folders may be named (see ``resolve_model``)."""
+    folders whose model folders may be named (see ``resolve_model``); ``upload_dirs``:
+    where uploaded files must be (None: anywhere, for direct Python use)."""
     name, source = resolve_model(model, model_roots)
     description = str(text or "").strip() or None
     if description is not None and len(description) > MAX_TEXT_CHARS:
@@ -288,8 +323,8 @@ def check_inputs(model: Any, text: Any, timeline: Any, melody: Any, prompt_audio
     return GenerationSettings(
         model=name, model_source=source if source != name else None,
         text=None if entries is not None else description, timeline=entries,
-        melody=str(melody) if melody else None,
-        prompt_audio=str(prompt_audio) if prompt_audio else None,
+        melody=check_upload(melody, "melody", upload_dirs, max_upload_mb),
+        prompt_audio=check_upload(prompt_audio, "audio prompt", upload_dirs, max_upload_mb),
         duration=seconds, top_k=int(k), top_p=p, temperature=temp, cfg_coef=cfg,
         seed=parse_seed(seed), window=_optional_seconds(window, "The window"),
         stride=_optional_seconds(stride, "The stride"), melody_policy=policy,
