@@ -14,6 +14,7 @@ import json
 import math
 import random
 import struct
+import sys
 import tracemalloc
 from pathlib import Path
 
@@ -309,3 +310,28 @@ def test_dataset_repairs_nonfinite_samples_when_asked(fuzz):
     assert repaired.read_failures == 0
     with pytest.raises(ValueError, match="nonfinite must be one of"):
         AudioDataset(metas, nonfinite="zero")
+
+
+@pytest.mark.timeout(300)
+def test_the_apps_upload_check_refuses_each_bad_file_with_a_message(fuzz, bomb):
+    """The app reads uploads with ``read_audio_input``: every fuzzed file is read or
+    refused with an ``AppError`` naming the file; what the browser sees (``public_message``)
+    shows no server folder."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    import app_inputs
+
+    counts = {"ok": 0, "refused": 0}
+    for path in [p for paths in fuzz.values() for p in paths] + [bomb]:
+        try:
+            wav, sr = app_inputs.read_audio_input(str(path), "melody", max_seconds=CAP)
+        except app_inputs.AppError as err:
+            shown = app_inputs.public_message(str(err))
+            assert path.name in shown and str(path.parent) not in shown, shown
+            counts["refused"] += 1
+            continue
+        assert bool(torch.isfinite(wav).all()) and wav.shape[-1] <= math.ceil(CAP * sr)
+        counts["ok"] += 1
+    assert counts["refused"] >= 200, counts
+    with pytest.raises(app_inputs.AppError, match="longer than this app's limit of 5 s"):
+        app_inputs.read_audio_input(str(bomb), "melody", max_seconds=CAP)
+    print("app upload check:", counts)
