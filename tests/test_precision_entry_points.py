@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 import soundfile as sf
-from test_app import client, form, settings  # noqa: F401  (the module's server fixture)
+from test_app import client, form, model_root, settings  # noqa: F401  (the server fixture)
 from test_cli import FAST, run
 
 import app
@@ -23,7 +23,7 @@ def test_cli_generates_in_a_precision_and_records_it(tmp_path, precision):
                "--precision", precision, *FAST) == 0
     wav, sr = sf.read(out)
     assert wav.shape == (2 * sr,) and np.isfinite(wav).all()
-    assert json.loads((tmp_path / "song.json").read_text())["precision"] == precision
+    assert json.loads((tmp_path / "song.wav.json").read_text())["precision"] == precision
 
 
 def test_cli_rejects_an_unknown_precision(tmp_path, capsys):
