@@ -35,9 +35,11 @@ pytestmark = [  # gradio's queue under pandas 3; not ours
 ]
 
 SECRET_VAR, SECRET = "AUDIOCRAFT_HOSTILE_SECRET", "hostile-s3cr3t-4711"
+CONTENT = "private-file-content-0815"  # a file's first line, in no environment variable
 MAX_SECONDS = 5.0  # the server's --max-duration
 MAX_UPLOAD_MB = 2.0  # the server's --max-upload-mb
 QUEUE_SIZE = 2
+SENT = {"requests": 0}  # what this module sends, for the closing figure
 FIELDS = ["model", "text", "timeline", "melody", "prompt_audio", "duration", "top_k",
           "top_p", "temperature", "cfg_coef", "seed", "window", "stride", "melody_policy",
           "precision"]
@@ -76,7 +78,7 @@ def server(tmp_path_factory):
     hub_folder(root / "env-config", **{"transformer_lm.dim": f"${{oc.env:{SECRET_VAR}}}"})
     hub_folder(root / "huge", **{"transformer_lm.dim": 2**20})
     (root / "text-file").mkdir()
-    (root / "text-file" / "state_dict.bin").write_text(f"{SECRET} first line\n")
+    (root / "text-file" / "state_dict.bin").write_text(f"{CONTENT} first line\n")
     studio = app.MusicGenApp(device="cpu", output_dir=tmp_path_factory.mktemp("out"),
                              max_duration=MAX_SECONDS, model_roots=[root],
                              max_upload_mb=MAX_UPLOAD_MB)
@@ -97,7 +99,7 @@ def leaks(text: str, server) -> list[str]:
     """The secrets ``text`` shows: the environment value, server paths, file contents."""
     hostname = Path("/etc/hostname").read_text().strip() if Path("/etc/hostname").exists() \
         else "\0"
-    found = [s for s in (SECRET, str(server["root"]), os.getcwd(), str(Path.home()),
+    found = [s for s in (SECRET, CONTENT, str(server["root"]), os.getcwd(), str(Path.home()),
                          server["cache"], "root:x:0:0") if s and s in text]
     if len(hostname) >= 6 and hostname in text:
         found.append("hostname")
@@ -107,6 +109,7 @@ def leaks(text: str, server) -> list[str]:
 def raw_generate(server, values: list) -> tuple[bool, str, str]:
     """Call /generate over plain HTTP, as any client can (no gradio_client processing of
     files or numbers): ``(success, error message, everything the server sent)``."""
+    SENT["requests"] += 1
     url, session = server["url"], uuid.uuid4().hex[:12]
     body = {"data": values, "fn_index": server["fn_index"], "session_hash": session,
             "event_data": None, "trigger_id": None}
@@ -140,6 +143,7 @@ def refused(server, **changes) -> str:
 
 
 def upload(server, name: str, data: bytes) -> httpx.Response:
+    SENT["requests"] += 1
     return httpx.post(server["url"].rstrip("/") + "/gradio_api/upload",
                       files=[("files", (name, data))], timeout=30)
 
@@ -176,7 +180,7 @@ def test_uploads_named_as_models_are_refused(server, tmp_path):
         (path,) = response.json()  # the server path gradio hands back
         for name in (path, str(Path(path).parent)):
             assert "is not available on this server" in refused(server, model=name)
-    text = upload(server, "notes.txt", f"{SECRET}\n".encode()).json()[0]
+    text = upload(server, "notes.txt", f"{CONTENT}\n".encode()).json()[0]
     assert "is not available" in refused(server, model=text)
 
 
@@ -218,7 +222,7 @@ def test_oversized_and_overlong_uploads_are_refused(server, tmp_path):
     message = refused(server, duration=5, prompt_audio=uploaded(server, long_silence))
     assert "longer than this app's limit of 5 s" in message
     garbage = tmp_path / "garbage.wav"
-    garbage.write_bytes(SECRET.encode() * 10)
+    garbage.write_bytes(CONTENT.encode() * 10)
     message = refused(server, prompt_audio=uploaded(server, garbage))
     assert "Cannot read the audio prompt file garbage.wav" in message
 
@@ -272,6 +276,7 @@ def test_many_concurrent_requests_are_queued_or_refused(server):
     client = server["client"]
     count = 12
     started = time.monotonic()
+    SENT["requests"] += count
     jobs = [client.submit(*form(duration=0.5, seed=i), api_name="/generate")
             for i in range(count)]
     done, refused_full, other = 0, 0, []
@@ -298,3 +303,4 @@ def test_many_concurrent_requests_are_queued_or_refused(server):
 def test_the_server_still_answers(server):
     server_is_up(server)
     assert server["client"].predict(api_name="/stop") == "Nothing is being generated."
+    print(f"hostile client: {SENT['requests']} requests and uploads sent")
