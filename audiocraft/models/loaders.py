@@ -38,6 +38,7 @@ from .hub import (  # noqa: F401  (re-exported: callers find weights through loa
     resolve_hf_folder,
 )
 from .lm import LMModel
+from .model_size import ModelTooLargeError, check_compression_config, check_lm_config
 
 # ---- shared: reading files (finding them is hub.py's job) ----
 
@@ -154,6 +155,39 @@ def _save_atomic(pkg: dict[str, Any], path: Path) -> None:
         torch.save(pkg, tmp)
 
 
+# A config may describe more parameters than its file stores (buffers, cross-attention
+# counted for every LM): twice the stored count plus this slack is the most it may ask.
+_UNSTORED_SLACK = 1_000_000
+
+
+def _check_config_fits_weights(cfg: DictConfig, state: Any, source: str, kind: str) -> None:
+    """Refuse, before building, a hub file whose config asks for far more parameters than
+    its `best_state` holds: building would allocate that memory only to find the weights
+    do not fit (a small file could ask for gigabytes). Malformed sections are left to the
+    builders' own messages; a model over the size cap raises ModelTooLargeError."""
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{source}: best_state must be a dict of tensors.")
+    stored = sum(v.numel() for v in state.values() if isinstance(v, torch.Tensor))
+    try:
+        if kind == "lm":
+            estimate = check_lm_config(
+                builders.dict_from_config(cfg.transformer_lm),
+                builders.dict_from_config(cfg.get("conditioners", None) or {}))
+        else:
+            estimate = check_compression_config({
+                name: builders.dict_from_config(cfg.get(name, None) or {})
+                for name in ("encodec", "seanet", "rvq")})
+    except ModelTooLargeError:
+        raise
+    except (ValueError, KeyError, AttributeError, TypeError):
+        return  # the builder reports the bad section by name
+    if estimate > 2 * stored + _UNSTORED_SLACK:
+        raise CheckpointError(
+            f"{source}: its config asks for a model of about {estimate:.3g} parameters but "
+            f"the file holds {stored:.3g}: the config does not describe these weights "
+            "(refused before building it). Export the model again, or fix its xp.cfg.")
+
+
 # ---- compression model ----
 
 COMPRESSION_HUB_FILE = "compression_state_dict.bin"
@@ -227,6 +261,7 @@ def compression_model_from_hub_dict(
     """Build the model of `pkg['xp.cfg']` and load `pkg['best_state']` (eval mode, CPU)."""
     cfg = checkpoint_config(pkg["xp.cfg"], source)
     cfg.device = "cpu"
+    _check_config_fits_weights(cfg, pkg["best_state"], source, "compression")
     model = builders.get_compression_model(cfg)
     _load_state(model, pkg["best_state"], source)
     return model.eval()
@@ -402,6 +437,7 @@ def lm_model_from_hub_dict(
     cfg = checkpoint_config(pkg["xp.cfg"], source)
     cfg.device = str(device)
     cfg.dtype = "float32"
+    _check_config_fits_weights(cfg, pkg["best_state"], source, "lm")
     model = builders.get_lm_model(cfg)
     state = {}
     for key, value in pkg["best_state"].items():

@@ -146,6 +146,13 @@ def test_an_absurd_hub_config_is_refused_before_building(tmp_path):
     path = export_lm(model, cfg, tmp_path)
     with pytest.raises(ModelTooLargeError, match="language model of about"):
         load_lm_model(path)
+    cfg.transformer_lm.dim = 4096  # under the cap, but far more than the file holds
+    path = export_lm(model, cfg, tmp_path)
+    before = peak_rss_mb()
+    with pytest.raises(CheckpointError, match=r"asks for a model of about .* but the file "
+                                              r"holds .*refused before building"):
+        load_lm_model(path)
+    assert peak_rss_mb() - before < 200
     torch.save({"best_state": {}, "xp.cfg": "- a list"}, tmp_path / "state_dict.bin")
     with pytest.raises(CheckpointError, match="must be a mapping"):
         load_lm_model(tmp_path / "state_dict.bin")
