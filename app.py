@@ -1,7 +1,8 @@
 """The Gradio app: MusicGen of any length in the browser.
 
     python app.py [--model toy] [--listen 127.0.0.1] [--server-port 7860] [--share]
-                  [--inbrowser] [--threads N]
+                  [--inbrowser] [--threads N] [--model-root DIR ...] [--max-params N]
+                  [--max-upload-mb MB] [--queue-size N]
 
 It uses only the public API (``MusicGen.get_pretrained``, ``set_generation_params``,
 ``generate_stream``, ``audio_read``/``audio_write``). The shipped ``toy`` model is the
@@ -13,6 +14,7 @@ do; the UI shows it and the server keeps running.
 
 import argparse
 import logging
+import math
 import random
 import shutil
 import tempfile
@@ -26,13 +28,19 @@ from typing import Any
 # names stay importable from here (``app.check_inputs``, ``app.AppError``, ...).
 from app_inputs import (  # noqa: F401  (re-exported for app.* users)
     MAX_DURATION,
+    MAX_UPLOAD_MB,
+    QUEUE_SIZE,
     AppError,
     GenerationSettings,
     Step,
     _slug,
     check_inputs,
+    configured_model_roots,
     parse_seed,
+    public_message,
     read_audio_input,
+    resolve_model,
+    root_models,
     to_int16,
 )
 
@@ -91,11 +99,18 @@ class MusicGenApp:
         max_duration: the longest piece one request may ask for, in seconds.
         output_dir: where generated files go (a new temporary folder if None).
         stream: hand out each window's audio as it is made (``Step.chunk``).
+        model_roots: folders whose model folders a request may name (besides the known
+            names); ``AUDIOCRAFT_APP_MODEL_ROOTS`` adds more.
+        max_upload_mb: size limit of an uploaded melody or prompt (``launch`` sets the
+            same limit on gradio's uploads).
     """
 
     def __init__(self, default_model: str = DEFAULT_MODEL, device: str | None = None,
                  max_duration: float = MAX_DURATION, output_dir: str | Path | None = None,
-                 stream: bool = False):
+                 stream: bool = False, model_roots: list[str | Path] | None = None,
+                 max_upload_mb: float = MAX_UPLOAD_MB):
+        self.model_roots = configured_model_roots(model_roots or [])
+        self.max_upload_mb = max_upload_mb
         self.default_model = default_model
         self.max_duration = float(max_duration)
         self.output_dir = Path(output_dir or tempfile.mkdtemp(prefix="audiocraft-app-"))
@@ -143,7 +158,7 @@ class MusicGenApp:
     def _prepare(self, settings: GenerationSettings,
                  precision: str = "float32") -> tuple[Any, dict[str, Any]]:
         from audiocraft.models.musicgen import MELODY_MODELS, MusicGen
-        base = self.models.get(settings.model, precision)
+        base = self.models.get(settings.model_source or settings.model, precision)
         window = settings.window or base.max_duration
         if window > base.max_duration:
             raise AppError(f"The window ({window:g} s) must be at most the model's "
@@ -168,10 +183,11 @@ class MusicGenApp:
                 raise AppError(f"The model '{settings.model}' cannot follow a melody (it has "
                                "no melody conditioner): remove the melody, or choose a model "
                                f"that takes one: {', '.join(MELODY_MODELS)}.")
-            melody, melody_sr = read_audio_input(settings.melody, "melody")
+            melody, melody_sr = read_audio_input(settings.melody, "melody", self.max_duration)
             inputs.update(melody_wavs=[melody], melody_sample_rate=melody_sr)
         if settings.prompt_audio is not None:
-            prompt, prompt_sr = read_audio_input(settings.prompt_audio, "audio prompt")
+            prompt, prompt_sr = read_audio_input(settings.prompt_audio, "audio prompt",
+                                                 self.max_duration)
             prompt_seconds = prompt.shape[-1] / prompt_sr
             if prompt_seconds >= settings.duration:
                 raise AppError(f"The audio prompt ({prompt_seconds:.1f} s) is not shorter than "
@@ -280,8 +296,9 @@ def build_ui(app: MusicGenApp | None = None, **options: Any) -> Any:
         gr.Markdown(INTRO)
         with gr.Row():
             with gr.Column():
-                model = gr.Dropdown(MODEL_CHOICES, value=studio.default_model,
-                                    allow_custom_value=True, label="Model (name or local path)")
+                model = gr.Dropdown(MODEL_CHOICES + root_models(studio.model_roots),
+                                    value=studio.default_model, allow_custom_value=True,
+                                    label="Model (a name, or a folder of the server's model roots)")
                 text = gr.Textbox(label="Description", lines=2,
                                   placeholder="A relaxed lofi track with electric piano")
                 timeline = gr.Textbox(label="Timeline (optional; replaces the description)",
@@ -333,7 +350,8 @@ def build_ui(app: MusicGenApp | None = None, **options: Any) -> Any:
                     model_name, text_value, timeline_value, melody_path, prompt_path,
                     duration_value, top_k_value, top_p_value, temperature_value, cfg_value,
                     seed_value, window_value, stride_value, policy_value,
-                    max_duration=studio.max_duration)
+                    max_duration=studio.max_duration, model_roots=studio.model_roots,
+                    upload_dirs=[demo.GRADIO_CACHE], max_upload_mb=studio.max_upload_mb)
                 for message in settings.warnings:
                     gr.Warning(message)
                 session = getattr(request, "session_hash", None) or "local"
@@ -347,8 +365,9 @@ def build_ui(app: MusicGenApp | None = None, **options: Any) -> Any:
                     shown = step.chunk if studio.stream else path
                     yield shown, path, step.status
             except AppError as err:
-                yield None, None, f"Not generated: {err}"  # the status keeps the reason
-                raise gr.Error(str(err)) from err
+                message = public_message(str(err))  # no server path or environment value
+                yield None, None, f"Not generated: {message}"  # the status keeps the reason
+                raise gr.Error(message) from None
 
         def on_stop(request: gr.Request) -> str:
             session = getattr(request, "session_hash", None) or "local"
@@ -385,25 +404,76 @@ def build_parser() -> argparse.ArgumentParser:
                              f"(default {MAX_DURATION:g})")
     parser.add_argument("--output-dir", default=None,
                         help="where generated files go (default: a new temporary folder)")
+    # Limits for untrusted clients (see launch()).
+    parser.add_argument("--model-root", action="append", default=[], metavar="DIR",
+                        help="a folder whose model folders requests may name, besides toy, "
+                             "debug and facebook/musicgen-* (repeatable; also "
+                             "$AUDIOCRAFT_APP_MODEL_ROOTS, separated by ':')")
+    parser.add_argument("--max-params", type=float, default=None,
+                        help="the largest model (parameters, from its config) the server "
+                             "builds (default: $AUDIOCRAFT_MAX_PARAMS or 4e9)")
+    parser.add_argument("--max-upload-mb", type=float, default=MAX_UPLOAD_MB,
+                        help=f"size limit of one uploaded file, MB (default {MAX_UPLOAD_MB:g})")
+    parser.add_argument("--queue-size", type=int, default=QUEUE_SIZE,
+                        help=f"requests that may wait; more are refused with a message "
+                             f"(default {QUEUE_SIZE})")
     return parser
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
+def launch(demo: Any, listen: str = "127.0.0.1", port: int = 7860, share: bool = False,
+           inbrowser: bool = False, queue_size: int = QUEUE_SIZE,
+           max_upload_mb: float = MAX_UPLOAD_MB, allowed_paths: list[str] | None = None,
+           **launch_options: Any) -> Any:
+    """Queue and launch ``demo`` with the server's limits, set here only: one generation
+    at a time (``default_concurrency_limit``), at most ``queue_size`` waiting requests
+    (more are refused with "queue is full"), uploads up to ``max_upload_mb``.
+    ``launch_options`` go to ``Blocks.launch`` (e.g. ``prevent_thread_lock``)."""
+    demo.queue(default_concurrency_limit=1, max_size=queue_size)
+    return demo.launch(server_name=listen, server_port=port, share=share,
+                       inbrowser=inbrowser, allowed_paths=allowed_paths,
+                       max_file_size=int(max_upload_mb * 1024 * 1024), **launch_options)
+
+
+def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Exit with a usage message for a bad command-line value."""
+    def positive(value: float | None) -> bool:
+        return value is not None and math.isfinite(value) and value > 0
+
     if not 0 < args.server_port < 65536:
-        build_parser().error(f"--server-port must be in 1..65535, got {args.server_port}")
-    if not args.max_duration > 0:
-        build_parser().error(f"--max-duration must be > 0, got {args.max_duration}")
+        parser.error(f"--server-port must be in 1..65535, got {args.server_port}")
+    if not positive(args.max_duration):
+        parser.error(f"--max-duration must be a finite number > 0, got {args.max_duration}")
+    if args.threads is not None and args.threads < 1:
+        parser.error(f"--threads must be >= 1, got {args.threads}")
+    if not positive(args.max_upload_mb):
+        parser.error(f"--max-upload-mb must be a finite number > 0, got {args.max_upload_mb}")
+    if args.queue_size < 1:
+        parser.error(f"--queue-size must be >= 1, got {args.queue_size}")
+    if args.max_params is not None and not (positive(args.max_params)
+                                            and args.max_params >= 1):
+        parser.error(f"--max-params must be a finite number >= 1, got {args.max_params}")
+    try:
+        resolve_model(args.model, configured_model_roots(args.model_root))
+    except AppError as err:
+        parser.error(f"--model: {err}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    check_args(parser, args)
     if args.threads is not None:
-        if args.threads < 1:
-            build_parser().error(f"--threads must be >= 1, got {args.threads}")
         import torch
         torch.set_num_threads(args.threads)
+    if args.max_params is not None:
+        from audiocraft.models.model_size import set_max_params
+        set_max_params(int(args.max_params))
     demo = build_ui(default_model=args.model, device=args.device,
-                    max_duration=args.max_duration, output_dir=args.output_dir)
+                    max_duration=args.max_duration, output_dir=args.output_dir,
+                    model_roots=args.model_root, max_upload_mb=args.max_upload_mb)
     allowed = [str(Path(args.output_dir).resolve())] if args.output_dir else None
-    demo.queue().launch(server_name=args.listen, server_port=args.server_port,
-                        share=args.share, inbrowser=args.inbrowser, allowed_paths=allowed)
+    launch(demo, args.listen, args.server_port, args.share, args.inbrowser,
+           args.queue_size, args.max_upload_mb, allowed)
 
 
 if __name__ == "__main__":

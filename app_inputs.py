@@ -8,11 +8,19 @@ imports these names back, so ``app.check_inputs``, ``app.AppError`` etc. still w
 Like the app, this module uses only the package's model-layer functions (timeline
 parsing, guidance parsing, the melody policies, audio reading). It imports them where
 they are used, so that ``import app`` stays cheap (no torch until a request comes).
+
+A browser is untrusted: model names are an allow-list (``KNOWN_MODELS`` and folders under
+the model roots the server was started with, ``--model-root`` or
+``AUDIOCRAFT_APP_MODEL_ROOTS``), so an uploaded file's server path is never a model; what
+the client sees of an error goes through ``public_message`` (no server paths, no
+environment values, bounded length).
 """
 
 import math
+import os
 import random
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +29,17 @@ MAX_DURATION = 600.0  # seconds: the default cap on one request (--max-duration)
 MAX_TEXT_CHARS = 2000
 MAX_TIMELINE_CHARS = 20000
 MAX_SEED = 2**63 - 1
+MAX_UPLOAD_MB = 50.0  # the default size limit of one uploaded file (--max-upload-mb)
+QUEUE_SIZE = 16  # requests waiting at most (--queue-size); more are refused with a message
+MAX_MESSAGE_CHARS = 600
+MODEL_ROOTS_ENV = "AUDIOCRAFT_APP_MODEL_ROOTS"  # folders of models, os.pathsep-separated
+KNOWN_MODELS = ("toy", "debug") + tuple(
+    f"facebook/musicgen-{size}" for size in (
+        "small", "medium", "large", "melody", "melody-large", "stereo-small",
+        "stereo-medium", "stereo-large", "stereo-melody", "stereo-melody-large"))
+_MAX_NAME_CHARS = 1000
+_MODEL_FILES = ("state_dict.bin", "config.json")  # a folder holding one of them is a model
+_ROOT_NAME = re.compile(r"^[\w][\w.\-]*(/[\w][\w.\-]*)*$")  # relative, no "..", no "~"
 
 
 class AppError(ValueError):
@@ -47,6 +66,7 @@ class GenerationSettings:
     stride: float | None = None
     melody_policy: str = "loop"
     warnings: list[str] = field(default_factory=list)
+    model_source: str | None = None  # what loads (a root folder's path); None: ``model``
 
 
 @dataclass
@@ -132,16 +152,138 @@ def parse_seed(value: Any) -> int:
     return int(seed)
 
 
+# ---- models: an allow-list ----
+
+def configured_model_roots(given: Iterable[str | Path] = ()) -> list[Path]:
+    """The folders whose sub-folders the app may load as models: ``given`` (``--model-root``)
+    then ``AUDIOCRAFT_APP_MODEL_ROOTS`` (separated by ``os.pathsep``), resolved; a root that
+    is not an existing folder raises ``AppError``."""
+    env = [p for p in os.environ.get(MODEL_ROOTS_ENV, "").split(os.pathsep) if p.strip()]
+    roots: list[Path] = []
+    for entry in [*given, *env]:
+        root = Path(entry).expanduser().resolve()
+        if not root.is_dir():
+            raise AppError(f"The model root {entry} is not a folder: create it or fix "
+                           f"--model-root / {MODEL_ROOTS_ENV}.")
+        if root not in roots:
+            roots.append(root)
+    return roots
+
+
+def root_models(roots: Sequence[Path], limit: int = 50) -> list[str]:
+    """Names (relative to their root) of the model folders directly under ``roots``."""
+    names: list[str] = []
+    for root in roots:
+        for child in sorted(root.iterdir()):
+            inside = child.resolve().is_relative_to(root)  # not a symlink leading out
+            if inside and child.is_dir() and any((child / f).is_file() for f in _MODEL_FILES):
+                names.append(child.name)
+                if len(names) >= limit:
+                    return names
+    return names
+
+
+def resolve_model(value: Any, roots: Sequence[Path] = ()) -> tuple[str, str]:
+    """``(name shown, what loads)`` for the model box's ``value``: one of ``KNOWN_MODELS``,
+    or a folder under one of ``roots``, given by its name relative to the root (or its
+    path). Anything else, an uploaded file's path included, raises ``AppError`` (whose
+    message names no server path)."""
+    name = str(value or "").strip()
+    shown = name if len(name) <= 80 else name[:77] + "..."
+    choices = ", ".join(KNOWN_MODELS[:3]) + ", facebook/musicgen-*"
+    if not name:
+        raise AppError(f"Choose a model: {choices}, or a folder under the server's model "
+                       "roots.")
+    if name in KNOWN_MODELS:
+        return name, name
+    for root in roots if len(name) <= _MAX_NAME_CHARS and "\0" not in name else ():
+        path = Path(name)
+        try:
+            if path.is_absolute():
+                candidate = path.resolve()
+            elif _ROOT_NAME.match(name) and ".." not in path.parts:
+                candidate = (root / path).resolve()  # symlinks followed: must stay inside
+            else:
+                continue
+            if candidate != root and candidate.is_relative_to(root) and candidate.is_dir() \
+                    and any((candidate / f).is_file() for f in _MODEL_FILES):
+                return candidate.relative_to(root).as_posix(), str(candidate)
+        except (OSError, RuntimeError):  # a name too long, a symlink loop: not a model
+            continue
+    folders = root_models(roots, limit=10)
+    listed = f" Folders here: {', '.join(folders)}." if folders else ""
+    raise AppError(f"The model {shown!r} is not available on this server: choose {choices}, "
+                   f"or a model folder under the server's model roots (the server adds roots "
+                   f"with --model-root).{listed}")
+
+
+# ---- uploads ----
+
+def check_upload(value: Any, what: str, upload_dirs: Sequence[str | Path] | None = None,
+                 max_mb: float | None = MAX_UPLOAD_MB) -> str | None:
+    """The server path of an uploaded file, or None when empty. A client can send any
+    path as a file: with ``upload_dirs`` (the server's upload folders) it must be a file
+    inside one of them, so no other server file is ever read; it must also be at most
+    ``max_mb``. Raises ``AppError`` (naming no server path)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, dict):  # a FileData sent as JSON
+        value = value.get("path")
+    if not isinstance(value, (str, os.PathLike)):
+        raise AppError(f"The {what} must be an uploaded audio file.")
+    path = Path(value)
+    if upload_dirs is not None:
+        real = path.resolve()
+        inside = any(real.is_relative_to(Path(d).resolve()) for d in upload_dirs)
+        if not inside or not real.is_file():
+            raise AppError(f"The {what} must be a file uploaded to this app: upload it "
+                           "again.")
+    if max_mb is not None and path.is_file() and path.stat().st_size > max_mb * 1024 * 1024:
+        raise AppError(f"The {what} file is larger than this app's limit of {max_mb:g} MB: "
+                       "upload a shorter or more compressed excerpt.")
+    return str(path)
+
+
+# ---- what the client sees of an error ----
+
+_PATH = re.compile(r"(?<![\w.:/~])(?:[A-Za-z]:)?(?:[\\/]|~/)[^\s'\"`,;()<>\[\]{}]*")
+_SECRET_MIN_CHARS = 8
+
+
+def public_message(text: str) -> str:
+    """``text`` made fit for a client: absolute paths become their last part (``.../x.wav``),
+    the values of environment variables (8 characters or more) are hidden, and the
+    length is capped. The server's log keeps the full text."""
+    def short(match: re.Match[str]) -> str:
+        path = match.group(0).rstrip(".:")
+        tail = match.group(0)[len(path):]
+        last = re.split(r"[\\/]", path.rstrip("/\\"))[-1]
+        return (f".../{last}" if last else "...") + tail
+
+    out = _PATH.sub(short, str(text))
+    for value in sorted(set(os.environ.values()), key=len, reverse=True):
+        # Plain lowercase words ("generation") are no secrets and would garble the text.
+        if len(value) >= _SECRET_MIN_CHARS and not value.isalpha() and value in out:
+            out = out.replace(value, "***")
+    if len(out) > MAX_MESSAGE_CHARS:
+        out = out[:MAX_MESSAGE_CHARS - 3] + "..."
+    return out
+
+
+# ---- the whole form ----
+
 def check_inputs(model: Any, text: Any, timeline: Any, melody: Any, prompt_audio: Any,
                  duration: Any, top_k: Any, top_p: Any, temperature: Any, cfg_coef: Any,
                  seed: Any, window: Any = None, stride: Any = None, melody_policy: Any = "loop",
-                 max_duration: float = MAX_DURATION) -> GenerationSettings:
+                 max_duration: float = MAX_DURATION,
+                 model_roots: Sequence[Path] = (),
+                 upload_dirs: Sequence[str | Path] | None = None,
+                 max_upload_mb: float | None = MAX_UPLOAD_MB) -> GenerationSettings:
     """Check the form's values (as the UI or an API client sends them); raise ``AppError``
-    with what to change. Cheap: reads no file and loads no model."""
-    name = str(model or "").strip()
-    if not name:
-        raise AppError("Choose a model: 'toy' (shipped, works offline), 'debug', a "
-                       "facebook/musicgen-* name from the Hugging Face cache, or a local folder.")
+    with what to change. Cheap: reads no file and loads no model. ``model_roots``: the
+    folders whose model folders may be named (see ``resolve_model``); ``upload_dirs``:
+    where uploaded files must be (None: anywhere, for direct Python use)."""
+    name, source = resolve_model(model, model_roots)
     description = str(text or "").strip() or None
     if description is not None and len(description) > MAX_TEXT_CHARS:
         raise AppError(f"The description is {len(description)} characters long: keep it under "
@@ -179,26 +321,33 @@ def check_inputs(model: Any, text: Any, timeline: Any, melody: Any, prompt_audio
                         f"begin after the end of the piece ({seconds:g} s) and will not be "
                         "heard.")
     return GenerationSettings(
-        model=name, text=None if entries is not None else description, timeline=entries,
-        melody=str(melody) if melody else None,
-        prompt_audio=str(prompt_audio) if prompt_audio else None,
+        model=name, model_source=source if source != name else None,
+        text=None if entries is not None else description, timeline=entries,
+        melody=check_upload(melody, "melody", upload_dirs, max_upload_mb),
+        prompt_audio=check_upload(prompt_audio, "audio prompt", upload_dirs, max_upload_mb),
         duration=seconds, top_k=int(k), top_p=p, temperature=temp, cfg_coef=cfg,
         seed=parse_seed(seed), window=_optional_seconds(window, "The window"),
         stride=_optional_seconds(stride, "The stride"), melody_policy=policy,
         warnings=warnings)
 
 
-def read_audio_input(path: str, what: str) -> tuple[Any, int]:
-    """``(wav [C, T], sample_rate)`` of an uploaded file, or an ``AppError``."""
-    from audiocraft.data.audio import audio_read
+def read_audio_input(path: str, what: str,
+                     max_seconds: float = MAX_DURATION) -> tuple[Any, int]:
+    """``(wav [C, T], sample_rate)`` of an uploaded file, or an ``AppError``. Files
+    longer than ``max_seconds`` are refused from their header, before decoding."""
+    from audiocraft.data.audio import AudioTooLongError, audio_read
     try:
-        wav, sample_rate = audio_read(path)
+        wav, sample_rate = audio_read(path, max_duration=max_seconds)
     except FileNotFoundError as err:
         raise AppError(f"The {what} file was not found ({Path(path).name}): upload it "
                        "again.") from err
+    except AudioTooLongError as err:
+        raise AppError(f"The {what} file {Path(path).name} is longer than this app's limit "
+                       f"of {max_seconds:g} s: upload a shorter excerpt.") from err
     except (RuntimeError, ValueError, OSError) as err:
-        raise AppError(f"Cannot read the {what} file {Path(path).name} ({err}): upload a "
-                       "WAV, FLAC, MP3 or OGG file.") from err
+        raise AppError(f"Cannot read the {what} file {Path(path).name} "
+                       f"({public_message(str(err))}): upload a WAV, FLAC, MP3 or OGG "
+                       "file.") from err
     if wav.shape[-1] == 0:
         raise AppError(f"The {what} file {Path(path).name} holds no audio: upload another.")
     return wav, sample_rate

@@ -29,6 +29,7 @@ from . import __version__
 from .models.errors import CheckpointError, InputError, MissingWeightsError
 from .models.longform import MELODY_POLICIES, GenerationStream
 from .models.musicgen import MusicGen
+from .models.params import MAX_SAMPLES, MAX_SEED, check_number
 from .models.precision import PRECISIONS, suggested_threads
 from .models.sampling import guidance_coef_arg
 from .models.timeline import (  # noqa: F401  (re-exported: the CLI's timeline readers)
@@ -151,11 +152,27 @@ class ProgressBar:
         self.bar.close()
 
 
+def check_numbers(args: argparse.Namespace) -> None:
+    """UsageError for a numeric option that is not finite, out of range or not whole
+    (argparse reads ``nan`` and ``inf`` as floats)."""
+    checks: list[tuple[str, dict[str, Any]]] = [
+        ("duration", {"low": 0, "low_open": True}), ("batch", {"low": 1, "high": MAX_SAMPLES}),
+        ("top_k", {"low": 0}), ("top_p", {"low": 0, "high": 1}), ("temperature", {"low": 0}),
+        ("seed", {"low": 0, "high": MAX_SEED}), ("window", {"low": 0, "low_open": True}),
+        ("stride", {"low": 0, "low_open": True}), ("threads", {"low": 1}),
+    ]
+    for name, limits in checks:
+        value = getattr(args, name, None)
+        if value is None:
+            continue
+        try:
+            check_number(value, f"--{name.replace('_', '-')}", **limits)
+        except ValueError as err:
+            raise UsageError(str(err)) from None
+
+
 def run_generate(args: argparse.Namespace) -> int:
-    if args.duration <= 0:
-        raise UsageError(f"--duration must be > 0 seconds, got {args.duration}.")
-    if args.batch < 1:
-        raise UsageError(f"--batch must be >= 1, got {args.batch}.")
+    check_numbers(args)
     timeline = read_timeline(args.timeline) if args.timeline else None
     if timeline is not None and args.prompt is not None:
         raise UsageError("Give either a PROMPT or --timeline, not both.")

@@ -264,12 +264,17 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory):
+def model_root(tmp_path_factory):
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory, model_root):
     torch.set_num_threads(1)
     output_dir = tmp_path_factory.mktemp("app_out")
-    demo = app.build_ui(app.MusicGenApp(device="cpu", output_dir=output_dir, stream=False))
-    demo.queue().launch(prevent_thread_lock=True, server_name="127.0.0.1",
-                        server_port=free_port(), quiet=True)
+    demo = app.build_ui(app.MusicGenApp(device="cpu", output_dir=output_dir, stream=False,
+                                        model_roots=[model_root]))
+    app.launch(demo, port=free_port(), prevent_thread_lock=True, quiet=True)
     try:
         yield Client(demo.local_url, verbose=False)
     finally:
@@ -320,13 +325,12 @@ def test_server_timeline_and_continuation(client, tmp_path):
     assert read(file)[0].shape[0] == sr
 
 
-def test_server_local_melody_model_follows_a_melody(client, tmp_path):
+def test_server_local_melody_model_follows_a_melody(client, tmp_path, model_root):
     from tiny_hf_models import save_tiny_musicgen
-    folder = tmp_path / "tiny-melody"
-    save_tiny_musicgen(folder, melody=True)
+    save_tiny_musicgen(model_root / "tiny-melody", melody=True)  # a folder of a model root
     tune = tmp_path / "tune.wav"
     sf.write(tune, 0.3 * np.sin(2 * np.pi * 440 * np.arange(16000) / 16000), 16000)
-    _, file, status = generate(client, model=str(folder), melody=handle_file(str(tune)),
+    _, file, status = generate(client, model="tiny-melody", melody=handle_file(str(tune)),
                                duration=1)
     wav, sr = read(file)
     assert wav.shape[0] == sr and status.startswith("Done")
@@ -336,7 +340,7 @@ def test_server_local_melody_model_follows_a_melody(client, tmp_path):
 
 @pytest.mark.parametrize("changes, message", [
     ({"timeline": "0: intro\ndrums later"}, "Timeline line 2"),
-    ({"model": "no-such-model"}, "Could not load the model 'no-such-model'"),
+    ({"model": "no-such-model"}, "The model 'no-such-model' is not available on this server"),
     ({"duration": -1}, "The duration must be more than 0 seconds"),
     ({"duration": 0.5, "prompt_audio": "PROMPT"}, "is not shorter than the duration"),
     ({"prompt_audio": "BROKEN"}, "Cannot read the audio prompt file"),

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 import soundfile as sf
-from test_app import client, form, settings  # noqa: F401  (the module's server fixture)
+from test_app import client, form, model_root, settings  # noqa: F401  (the server fixture)
 from test_cli import FAST, run
 
 import app

@@ -8,7 +8,9 @@ Reading is defensive, since audio comes from anywhere: the length a read would d
 is taken from the header and checked against ``max_duration`` (default
 :data:`DEFAULT_MAX_DURATION`) before anything is decoded, so a small file of hours of
 silence cannot fill the memory; a header claiming more samples than its file could hold
-(a FLAC whose writer was killed says ``2**63`` samples) is reported as unfinished; NaN
+is reported as unfinished, except a FLAC whose writer was killed (its header says
+"length unknown", which libsndfile reports as ``2**63`` samples): its frames are intact,
+so it is measured and read by decoding them (bounded by ``max_duration``); NaN
 or infinite samples are an error unless the caller asks for ``nonfinite="repair"``. Every
 such failure raises :class:`AudioFileError` (a ``RuntimeError``) naming the file.
 
@@ -62,6 +64,10 @@ NONFINITE_MODES = ("error", "repair")
 # silence is about 20 bytes for up to 65535 samples. More is an unfinished or lying header.
 _MAX_SAMPLES_PER_BYTE = 65536
 _READ_BLOCK = 1 << 16  # frames decoded per soundfile call
+# libsndfile's length of a FLAC whose STREAMINFO says "unknown" (total samples 0): what a
+# writer killed before closing leaves (the FLAC format allows it; the frames are intact).
+_UNKNOWN_LENGTH = 2**63 - 1
+_MAX_COUNTED_SECONDS = 24 * 3600.0  # how far audio_info decodes such a file to measure it
 
 
 class AudioFileError(RuntimeError):
@@ -153,13 +159,47 @@ def _check_finite(path: Path, wav: torch.Tensor, nonfinite: str) -> torch.Tensor
     )
 
 
+def _unknown_length_flac(path: Path) -> bool:
+    """A FLAC file whose header does not give its length (its writer was killed before
+    closing it, e.g. ``--stream``): soundfile cannot bound it, PyAV decodes its frames."""
+    if path.suffix.lower() != ".flac":
+        return False
+    try:
+        return int(sf.info(str(path)).frames) >= _UNKNOWN_LENGTH
+    except sf.LibsndfileError:
+        return False
+
+
+def _count_frames(path: Path) -> tuple[int, int, int]:
+    """``(sample_rate, channels, frames)`` of a file, counted by decoding it frame by frame
+    (PyAV; memory of one frame), up to ``_MAX_COUNTED_SECONDS``."""
+    with av.open(str(path)) as container:
+        stream, sr, channels = _av_stream(container)
+        frames = 0
+        for frame in container.decode(stream):
+            frames += frame.samples
+            if frames > _MAX_COUNTED_SECONDS * sr:
+                raise AudioFileError(
+                    f"{path} is an unfinished FLAC (its writer was killed before closing it) "
+                    f"that decodes to more than {_MAX_COUNTED_SECONDS / 3600:g} hours: "
+                    "re-export it or drop it.")
+        return sr, channels, frames
+
+
 def audio_info(filepath: str | Path) -> AudioFileInfo:
-    """Sample rate, duration (s) and channel count of an audio file, from its header.
+    """Sample rate, duration (s) and channel count of an audio file, from its header (a
+    FLAC of unknown length, left by a killed writer, is measured by decoding it).
 
     Raises :class:`AudioFileError` for a corrupt, empty or unfinished file.
     """
     path = _check_path(filepath)
     try:
+        if _unknown_length_flac(path):
+            sr, channels, frames = _count_frames(path)
+            _check_header(path, sr, float(frames), channels)
+            logger.warning("%s: an unfinished FLAC (no length in its header); %d samples "
+                           "decoded.", path, frames)
+            return AudioFileInfo(sr, frames / sr, channels)
         if path.suffix.lower() in SOUNDFILE_EXTS:
             info = sf.info(str(path))
             sr, channels = int(info.samplerate), int(info.channels)
@@ -208,7 +248,7 @@ def audio_read(
     if duration > 0:
         _check_length(path, duration, max_duration)
     try:
-        if path.suffix.lower() in SOUNDFILE_EXTS:
+        if path.suffix.lower() in SOUNDFILE_EXTS and not _unknown_length_flac(path):
             wav, sr = _soundfile_read(path, seek_time, duration, max_duration)
         else:
             wav, sr = _av_read(path, seek_time, duration, max_duration)

@@ -25,6 +25,7 @@ from ..modules.seanet import SEANetDecoder, SEANetEncoder
 from ..quantization import BaseQuantizer, DummyQuantizer, ResidualVectorQuantizer
 from .encodec import CompressionModel, EncodecModel, InterleaveStereoCompressionModel
 from .lm import LMModel
+from .model_size import check_compression_config, check_lm_config
 
 T = TypeVar("T")
 
@@ -89,6 +90,9 @@ def get_compression_model(cfg: DictConfig) -> CompressionModel:
     if name != "encodec":
         raise ValueError(f"Unknown compression_model '{name}': only 'encodec' exists.")
     kwargs = _section(cfg, "encodec")
+    # Sizes and rates first: a config cannot allocate gigabytes or divide by zero.
+    check_compression_config({"encodec": kwargs, "seanet": _section(cfg, "seanet"),
+                              "rvq": dict_from_config(cfg.get("rvq", None) or {})})
     encoder_name = kwargs.pop("autoencoder")
     quantizer_name = kwargs.pop("quantizer")
     encoder, decoder = get_encodec_autoencoder(encoder_name, cfg)
@@ -282,6 +286,8 @@ def get_lm_model(cfg: DictConfig) -> LMModel:
             f"Unknown lm_model {cfg.get('lm_model', None)!r}: only 'transformer_lm' exists."
         )
     kwargs = _section(cfg, "transformer_lm")
+    # Sizes first: a config cannot allocate gigabytes before it is found absurd.
+    check_lm_config(kwargs, dict_from_config(cfg.get("conditioners", None) or {}))
     n_q = int(kwargs["n_q"])
     q_modeling = kwargs.pop("q_modeling", None)
     pattern_cfg = cfg.get("codebooks_pattern", None)

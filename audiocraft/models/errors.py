@@ -22,3 +22,8 @@ class InputError(ValueError):
     """Something a user gave (a timeline, a file, a setting) cannot be used; the message
     says what to change. Entry points show it without a traceback (the CLI's
     ``UsageError`` is this class)."""
+
+
+class NonFiniteLogitsError(RuntimeError):
+    """The LM produced NaN or infinite logits while sampling: its weights or its inputs are
+    broken (or a reduced precision overflowed). Generation stops instead of sampling noise."""

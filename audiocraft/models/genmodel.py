@@ -37,8 +37,16 @@ from .longform import (
     MelodyPolicy,
     ProgressCallback,
     Timeline,
-    Window,
+    WindowPlan,
     plan_windows,
+)
+from .params import (
+    check_count,
+    check_flag,
+    check_number,
+    check_seed,
+    check_sequence,
+    check_texts,
 )
 from .sampling import check_guidance_coef, check_sampling_args
 
@@ -179,9 +187,15 @@ class BaseGenModel(ABC):
             melody_policy: what windows past the end of a short melody get: ``loop``
                 (the reference), ``hold`` (its last window-long part) or ``stop``.
         """
-        if duration <= 0:
-            raise ValueError(f"duration must be > 0 seconds, got {duration}.")
-        stride = default_stride(self.max_duration) if extend_stride is None else extend_stride
+        check_flag(use_sampling, "use_sampling")
+        check_flag(two_step_cfg, "two_step_cfg")
+        duration = check_number(duration, "duration", 0, low_open=True,
+                                hint="seconds of the whole piece, e.g. 30")
+        if cfg_coef_beta is not None:
+            cfg_coef_beta = check_number(cfg_coef_beta, "cfg_coef_beta", 0)
+        stride = (default_stride(self.max_duration) if extend_stride is None
+                  else check_number(extend_stride, "extend_stride", 0, low_open=True,
+                                    hint="seconds each later window adds, or None"))
         if not 0 < stride < self.max_duration:
             raise ValueError(
                 f"extend_stride ({stride} s) must be > 0 and shorter than the model's window "
@@ -199,9 +213,9 @@ class BaseGenModel(ABC):
         self.melody_policy = melody_policy
         self.generation_params = {
             "use_sampling": use_sampling,
-            "temp": temperature,
-            "top_k": top_k,
-            "top_p": top_p,
+            "temp": float(temperature),
+            "top_k": int(top_k),
+            "top_p": float(top_p),
             "cfg_coef": coef,
             "two_step_cfg": two_step_cfg,
             "cfg_coef_beta": cfg_coef_beta,
@@ -220,14 +234,14 @@ class BaseGenModel(ABC):
                                return_tokens: bool = False, **options: Any) -> Any:
         """``num_samples`` pieces without text. Returns wav ``[B, C, T]`` (and codes
         ``[B, K, T_f]`` with ``return_tokens``). ``options``: ``seed``, ``stop``."""
-        request = self._request([None] * num_samples)
+        request = self._request([None] * check_count(num_samples, "num_samples"))
         return self._generate(request, progress, return_tokens, **options)
 
     def generate(self, descriptions: Sequence[str | None], progress: bool = False,
                  return_tokens: bool = False, **options: Any) -> Any:
         """One piece per text description. Returns wav ``[B, C, T]`` (and codes with
         ``return_tokens``). ``options``: ``seed`` (int), ``stop`` (threading.Event)."""
-        request = self._request(list(descriptions))
+        request = self._request(check_texts(descriptions))
         return self._generate(request, progress, return_tokens, **options)
 
     def generate_continuation(self, prompt: torch.Tensor, prompt_sample_rate: int,
@@ -239,7 +253,7 @@ class BaseGenModel(ABC):
         longer than the window is kept whole; its last part prompts the LM."""
         prompt_codes = self._encode_prompt(prompt, prompt_sample_rate)
         texts: list[str | None] = ([None] * len(prompt_codes) if descriptions is None
-                                   else list(descriptions))
+                                   else check_texts(descriptions))
         request = self._request(texts, prompt=prompt_codes)
         return self._generate(request, progress, return_tokens, **options)
 
@@ -247,6 +261,7 @@ class BaseGenModel(ABC):
                           return_tokens: bool = False, **options: Any) -> Any:
         """One piece per timeline: a list of ``(start_seconds, text)`` sorted by time. Each
         window is conditioned on the text active where its new audio starts."""
+        timelines = check_sequence(timelines, "timelines")
         request = self._request([None] * len(timelines), timelines=list(timelines))
         return self._generate(request, progress, return_tokens, **options)
 
@@ -262,6 +277,13 @@ class BaseGenModel(ABC):
         ``[B, C, n]``), one per window's new region, handed out as each window finishes.
         The chunks concatenate to the same audio as the one-shot methods with the same
         seed. After iteration, ``.interrupted`` and ``.codes`` tell what was made."""
+        seed = check_seed(seed)
+        if timelines is not None:
+            timelines = check_sequence(timelines, "timelines")
+        if descriptions is not None:
+            descriptions = check_texts(descriptions)
+        if num_samples is not None:
+            num_samples = check_count(num_samples, "num_samples")
         melodies = None
         if melody_wavs is not None:
             if melody_sample_rate is None:
@@ -292,9 +314,10 @@ class BaseGenModel(ABC):
         with torch.no_grad():
             return self.compression_model.decode(gen_tokens.to(self.device), None)
 
-    def window_plan(self, prompt_seconds: float = 0.0) -> list[Window]:
+    def window_plan(self, prompt_seconds: float = 0.0) -> WindowPlan:
         """The LM calls the current settings make (``Window.start``/``end`` in frames;
-        divide by ``frame_rate`` for seconds), for an audio prompt of ``prompt_seconds``."""
+        divide by ``frame_rate`` for seconds), for an audio prompt of ``prompt_seconds``:
+        a lazy sequence, as small for a duration of 1e12 s as for 10 s."""
         prompt = int(prompt_seconds * self.frame_rate + 1e-6)
         total = int(self.duration * self.frame_rate + 1e-6)
         return plan_windows(total, int(self.max_duration * self.frame_rate + 1e-6),
@@ -338,9 +361,10 @@ class BaseGenModel(ABC):
         return wav
 
     def _generator(self, seed: int | None) -> torch.Generator | None:
+        seed = check_seed(seed)
         if seed is None:
             return None
-        return torch.Generator(device=self.device).manual_seed(int(seed))
+        return torch.Generator(device=self.device).manual_seed(seed)
 
     def _progress(self, show: bool) -> ProgressCallback | None:
         custom = self._progress_callback
@@ -361,6 +385,8 @@ class BaseGenModel(ABC):
                           melody_sample_rate: int) -> list[torch.Tensor | None]:
         """Melodies ``[B, C, T]``, ``[C, T]`` or a list of ``[C, T]`` (or None) -> one
         ``[C, T]`` per sample at the model's rate and channels, on its device."""
+        melody_sample_rate = int(check_number(melody_sample_rate, "melody_sample_rate", 0,
+                                              low_open=True, integer=True))
         conditioner = self.melody_conditioner()
         if conditioner is None:  # refused before anything is generated
             raise ValueError(no_melody_message(self.name))
@@ -371,14 +397,19 @@ class BaseGenModel(ABC):
                 raise ValueError(
                     f"Melody wavs should be [B, C, T] or [C, T], got {tuple(melody_wavs.shape)}.")
             melody_wavs = list(melody_wavs)
+        melody_wavs = check_sequence(melody_wavs, "melody_wavs")
         melodies: list[torch.Tensor | None] = []
         for melody in melody_wavs:
             if melody is None:
                 melodies.append(None)
                 continue
-            if melody.dim() != 2 or melody.shape[-1] == 0:
-                raise ValueError(
-                    f"Each melody must be a non-empty [C, T] tensor, got {tuple(melody.shape)}.")
+            if not isinstance(melody, torch.Tensor) or melody.dim() != 2 \
+                    or melody.shape[-1] == 0:
+                shape = tuple(melody.shape) if isinstance(melody, torch.Tensor) else melody
+                raise ValueError(f"Each melody must be a non-empty [C, T] tensor, got {shape}.")
+            if not bool(torch.isfinite(melody).all()):
+                raise ValueError("A melody holds NaN or infinite samples: repair it (e.g. "
+                                 "audio_read(..., nonfinite='repair')) or use another file.")
             if isinstance(conditioner, StyleConditioner):
                 # Before windows loop a short style into a long one: refuse it up front.
                 conditioner.check_style_seconds(melody.shape[-1] / melody_sample_rate)
@@ -388,12 +419,20 @@ class BaseGenModel(ABC):
 
     def _encode_prompt(self, prompt: torch.Tensor, prompt_sample_rate: int) -> torch.Tensor:
         """Audio ``[B, C, T]`` or ``[C, T]`` -> codes ``[B, K, P]`` on the model's device."""
+        prompt_sample_rate = int(check_number(prompt_sample_rate, "prompt_sample_rate", 0,
+                                              low_open=True, integer=True))
+        if not isinstance(prompt, torch.Tensor):
+            raise ValueError(f"The audio prompt must be a tensor [B, C, T] or [C, T], got "
+                             f"{type(prompt).__name__}.")
         if prompt.dim() == 2:
             prompt = prompt[None]
         if prompt.dim() != 3 or prompt.shape[-1] == 0:
             raise ValueError(
                 f"The audio prompt should be a non-empty [B, C, T] or [C, T] tensor, got "
                 f"{tuple(prompt.shape)}.")
+        if not bool(torch.isfinite(prompt).all()):
+            raise ValueError("The audio prompt holds NaN or infinite samples: repair it (e.g. "
+                             "audio_read(..., nonfinite='repair')) or use another file.")
         prompt = convert_audio(prompt.float(), prompt_sample_rate, self.sample_rate,
                                self.audio_channels).to(self.device)
         with torch.no_grad():

@@ -15,9 +15,10 @@ import re
 from typing import Any
 
 import numpy as np
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from ..modules.conv import StreamableConvTranspose1d
+from ..utils.safe_config import inert_config
 from .builders import dict_from_config
 from .encodec import EncodecModel
 from .errors import CheckpointError
@@ -58,7 +59,7 @@ def hf_encodec_to_cfg(hf: dict[str, Any]) -> DictConfig:
     frame_rate = math.ceil(sample_rate / hop)
     bandwidth = max(hf.get("target_bandwidths") or [1.5])
     n_q = int(1000 * bandwidth // (frame_rate * 10))  # codebooks stored: the rule transformers uses
-    return OmegaConf.create(
+    return inert_config(  # its strings come from a file: data, never resolver calls
         {
             "compression_model": "encodec",
             "sample_rate": sample_rate,

@@ -45,8 +45,10 @@ from ..modules.conditioners import BaseConditioner, ConditionFuser, Conditioning
 from ..modules.conditioners.chroma import ChromaStemConditioner
 from ..modules.conditioners.text import T5Conditioner
 from ..modules.patterns import DelayedPatternProvider
+from ..utils.safe_config import inert_config
 from .encodec import CompressionModel, EncodecModel, InterleaveStereoCompressionModel
 from .lm import LMModel
+from .model_size import check_lm_config
 
 logger = logging.getLogger(__name__)
 
@@ -234,6 +236,10 @@ def build_lm_from_hf(folder: str | Path, config: dict[str, tp.Any],
         raise ValueError(f"Unsupported activation {dec['activation_function']!r} (expected gelu).")
     dim, n_q, card = int(dec["hidden_size"]), int(dec["num_codebooks"]), int(dec["vocab_size"])
     num_layers = int(dec["num_hidden_layers"])
+    # Sizes first: the config cannot allocate gigabytes before it is found absurd.
+    check_lm_config({"dim": dim, "num_heads": dec.get("num_attention_heads"),
+                     "num_layers": num_layers, "hidden_scale": int(dec["ffn_dim"]) / dim,
+                     "n_q": n_q, "card": card}, where=f"{folder.name}/config.json decoder")
     conditioners: dict[str, BaseConditioner] = {
         "description": _text_conditioner(folder, config, state, dim)}
     if melody:
@@ -254,7 +260,7 @@ def build_lm_from_hf(folder: str | Path, config: dict[str, tp.Any],
         bias_ff=False, bias_attn=False, causal=True, cross_attention=not melody,
         cross_attention_mask=not melody, positional_embedding="sin", dropout=0.0,
     )
-    model.cfg = OmegaConf.create(_xp_cfg(config, model, cfg_coef))
+    model.cfg = inert_config(_xp_cfg(config, model, cfg_coef))  # its strings are data
     lm_state = convert_decoder_state(_strip(state, "decoder."), num_layers, n_q,
                                      cross_attention=not melody)
     provider_state = {f"condition_provider.{k}": v

@@ -28,6 +28,7 @@ from ..modules.conditioners import (
 )
 from ..modules.patterns import CodebooksPatternProvider
 from ..modules.transformer import KVCache, StreamingTransformer, create_norm_fn, init_layer
+from .errors import NonFiniteLogitsError
 from .sampling import check_guidance_coef, check_sampling_args, sample_next_token
 
 ConditionTensors = dict[str, ConditionType]
@@ -375,6 +376,11 @@ class LMModel(nn.Module):
                 assert (current == torch.where(valid, current, self.special_token_id)).all()
                 assert not (current == unknown).any()
             logits = self._guided_logits(current, passes, guidance, cfg_coef_beta)
+            if not bool(torch.isfinite(logits).all()):  # one reduction per step: cheap
+                raise NonFiniteLogitsError(
+                    f"The model produced NaN or infinite logits at step {offset} of {S}: its "
+                    "weights or inputs hold NaN/inf, or its precision overflowed. Check the "
+                    "checkpoint (and any audio prompt or melody), or sample in float32.")
             next_token = sample_next_token(logits, use_sampling, temp, top_k, top_p,
                                            generator)  # [B, K, 1]
             valid = mask[None, :, offset:offset + 1].expand(B, -1, -1)

@@ -22,7 +22,8 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from ..utils.atomic import atomic_path
+from ..utils.atomic import atomic_path, atomic_write_text
+from ..utils.safe_config import UntrustedConfigError, inert_config
 from . import builders
 from .encodec import CompressionModel, EncodecModel, InterleaveStereoCompressionModel
 from .errors import CheckpointError, MissingWeightsError
@@ -37,6 +38,7 @@ from .hub import (  # noqa: F401  (re-exported: callers find weights through loa
     resolve_hf_folder,
 )
 from .lm import LMModel
+from .model_size import ModelTooLargeError, check_compression_config, check_lm_config
 
 # ---- shared: reading files (finding them is hub.py's job) ----
 
@@ -55,11 +57,18 @@ def torch_load(path: str | os.PathLike, mmap: bool = False) -> Any:
     except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile,
             ValueError, KeyError) as err:
         text = str(err).lower()
+        if isinstance(err, pickle.UnpicklingError) and "unsupported operand" in text:
+            # Bytes that are no pickle torch writes: random data, or an old-protocol
+            # pickle. Either way not a checkpoint; torch's text is not passed on.
+            raise CheckpointError(
+                f"Could not read checkpoint {path}: it is not a file torch.save writes. The "
+                "file is probably truncated or corrupt: download or copy it again (and "
+                "delete it if it came from a source you do not trust).") from None
         if isinstance(err, pickle.UnpicklingError) and "weights only load failed" in text \
                 and "global" in text:
             # The file names a Python object to build (a class, a function): refused as
             # possibly unsafe. torch's own text suggests weights_only=False: never pass
-            # that on. Other unpickling failures (an unknown opcode...) are corruption.
+            # that on.
             raise CheckpointError(
                 f"Refused to load {path}: it contains code or Python objects that a "
                 "weights-only load does not accept, so it may be unsafe to open. Use "
@@ -111,6 +120,19 @@ def read_hub_file(path: str | os.PathLike) -> dict[str, Any]:
     return pkg
 
 
+def checkpoint_config(text: Any, source: str = "checkpoint") -> DictConfig:
+    """The config stored in a checkpoint (`xp.cfg`, YAML text or a dict), inert: OmegaConf
+    resolvers (`${oc.env:VAR}` and the like) stay literal text and never read the
+    environment; references to the config's own keys (`${sample_rate}`) still work. A
+    config that is not a mapping or is absurdly large raises CheckpointError."""
+    if not isinstance(text, (str, dict)):
+        raise CheckpointError(f"{source}: xp.cfg must be YAML text, got {type(text).__name__}.")
+    try:
+        return inert_config(text)
+    except UntrustedConfigError as err:
+        raise CheckpointError(f"{source}: xp.cfg cannot be used: {err}") from None
+
+
 def read_hf_config(folder: str | os.PathLike) -> dict[str, Any]:
     """`config.json` of a Hugging Face transformers model folder, as a dict."""
     path = Path(folder) / "config.json"
@@ -146,6 +168,46 @@ def read_hf_state_dict(folder: str | os.PathLike) -> dict[str, torch.Tensor]:
     raise MissingWeightsError(
         f"{folder} holds no weights (looked for {', '.join(HF_WEIGHT_FILES)})."
     )
+
+
+def _save_atomic(pkg: dict[str, Any], path: Path) -> None:
+    """`torch.save(pkg)` to `path` atomically (temporary file, fsync, rename): a kill or a
+    failure leaves the old file, never a truncated one."""
+    with atomic_path(path) as tmp:
+        torch.save(pkg, tmp)
+
+
+# A config may describe more parameters than its file stores (buffers, cross-attention
+# counted for every LM): twice the stored count plus this slack is the most it may ask.
+_UNSTORED_SLACK = 1_000_000
+
+
+def _check_config_fits_weights(cfg: DictConfig, state: Any, source: str, kind: str) -> None:
+    """Refuse, before building, a hub file whose config asks for far more parameters than
+    its `best_state` holds: building would allocate that memory only to find the weights
+    do not fit (a small file could ask for gigabytes). Malformed sections are left to the
+    builders' own messages; a model over the size cap raises ModelTooLargeError."""
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{source}: best_state must be a dict of tensors.")
+    stored = sum(v.numel() for v in state.values() if isinstance(v, torch.Tensor))
+    try:
+        if kind == "lm":
+            estimate = check_lm_config(
+                builders.dict_from_config(cfg.transformer_lm),
+                builders.dict_from_config(cfg.get("conditioners", None) or {}))
+        else:
+            estimate = check_compression_config({
+                name: builders.dict_from_config(cfg.get(name, None) or {})
+                for name in ("encodec", "seanet", "rvq")})
+    except ModelTooLargeError:
+        raise
+    except (ValueError, KeyError, AttributeError, TypeError):
+        return  # the builder reports the bad section by name
+    if estimate > 2 * stored + _UNSTORED_SLACK:
+        raise CheckpointError(
+            f"{source}: its config asks for a model of about {estimate:.3g} parameters but "
+            f"the file holds {stored:.3g}: the config does not describe these weights "
+            "(refused before building it). Export the model again, or fix its xp.cfg.")
 
 
 # ---- compression model ----
@@ -219,8 +281,9 @@ def compression_model_from_hub_dict(
     pkg: dict[str, Any], source: str = "checkpoint"
 ) -> CompressionModel:
     """Build the model of `pkg['xp.cfg']` and load `pkg['best_state']` (eval mode, CPU)."""
-    cfg = OmegaConf.create(pkg["xp.cfg"])
+    cfg = checkpoint_config(pkg["xp.cfg"], source)
     cfg.device = "cpu"
+    _check_config_fits_weights(cfg, pkg["best_state"], source, "compression")
     model = builders.get_compression_model(cfg)
     _load_state(model, pkg["best_state"], source)
     return model.eval()
@@ -308,7 +371,7 @@ def export_compression(
         "version": version,
         "exported": True,
     }
-    torch.save(pkg, path)
+    _save_atomic(pkg, path)
     return path
 
 
@@ -322,11 +385,14 @@ def export_compression_hf(model: EncodecModel, folder: str | os.PathLike) -> Pat
     hf = encodec_to_hf_config(model, _model_cfg(model))
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "config.json").write_text(json.dumps(hf, indent=2))
     state = {
         our_key_to_hf(k): v.detach().cpu().contiguous() for k, v in model.state_dict().items()
     }
-    safetensors.torch.save_file(state, str(folder / "model.safetensors"), metadata={"format": "pt"})
+    # Weights first, each file atomically: a kill leaves the old folder or a complete one
+    # (at worst new weights beside the old config, which the shape check then refuses).
+    with atomic_path(folder / "model.safetensors") as tmp:
+        safetensors.torch.save_file(state, str(tmp), metadata={"format": "pt"})
+    atomic_write_text(folder / "config.json", json.dumps(hf, indent=2))
     return folder
 
 
@@ -395,9 +461,10 @@ def lm_model_from_hub_dict(
     and buffers absent from the file (our modules compute them). Anything else that does
     not fit (missing or unknown parameters, wrong shapes) raises CheckpointError.
     """
-    cfg = OmegaConf.create(pkg["xp.cfg"])
+    cfg = checkpoint_config(pkg["xp.cfg"], source)
     cfg.device = str(device)
     cfg.dtype = "float32"
+    _check_config_fits_weights(cfg, pkg["best_state"], source, "lm")
     model = builders.get_lm_model(cfg)
     state = {}
     for key, value in pkg["best_state"].items():
@@ -453,7 +520,7 @@ def export_lm(
         "version": version,
         "exported": True,
     }
-    torch.save(pkg, path)
+    _save_atomic(pkg, path)
     return path
 
 
@@ -491,5 +558,5 @@ def save_hub_file(pkg: dict[str, Any], path: str | os.PathLike) -> Path:
             "pretrained" in pkg or {"best_state", "xp.cfg"} <= set(pkg)):
         raise CheckpointError("a hub file is a dict with 'best_state' and 'xp.cfg' (or a "
                               "'pretrained' pointer): read it with read_hub_file first.")
-    torch.save(pkg, path)
+    _save_atomic(pkg, Path(path))
     return Path(path)

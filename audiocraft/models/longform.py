@@ -32,6 +32,9 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args
 
 import torch
 
+from .params import check_number
+from .windows import Window, WindowPlan, plan_windows  # noqa: F401  (re-exported)
+
 if TYPE_CHECKING:
     from ..modules.conditioners import ConditioningAttributes
 
@@ -58,67 +61,6 @@ def _frames(seconds: float, frame_rate: float) -> int:
     return int(seconds * frame_rate + 1e-6)
 
 
-@dataclass(frozen=True)
-class Window:
-    """One LM call of a long-form plan, in absolute frames of the piece.
-
-    The window's codes span ``[start, end)``; the first ``prompt`` of them are given to
-    the LM as its prompt and the rest, ``[new_start, end)``, are generated.
-    """
-
-    index: int
-    start: int
-    prompt: int
-    end: int
-
-    @property
-    def new_start(self) -> int:
-        return self.start + self.prompt
-
-    @property
-    def length(self) -> int:
-        return self.end - self.start
-
-
-def plan_windows(total: int, window: int, stride: int, prompt: int = 0) -> list[Window]:
-    """The windows that generate a piece of ``total`` frames.
-
-    Args:
-        total: frames of the whole piece, the audio prompt included.
-        window: frames of one LM call (``max_duration`` seconds).
-        stride: frames each later window starts after the previous one.
-        prompt: frames of audio prompt at the start of the piece. A prompt shorter than
-            the window prompts the first window, as in the reference. A longer one is
-            treated like codes earlier windows made: the first window is prompted with
-            its last ``window - stride`` frames.
-    """
-    if window <= 0:
-        raise ValueError(f"The window must hold at least one frame, got {window}.")
-    if not 0 < stride < window:
-        raise ValueError(
-            f"The stride ({stride} frames) must be positive and shorter than the window "
-            f"({window} frames): each window must keep some of the previous one as prompt."
-        )
-    if total <= 0:
-        raise ValueError(f"The piece must last at least one frame, got {total}.")
-    if not 0 <= prompt < total:
-        raise ValueError(
-            f"The audio prompt ({prompt} frames) must be shorter than the piece "
-            f"({total} frames): ask for a longer duration or a shorter prompt."
-        )
-    if prompt < window:
-        start, given = 0, prompt
-    else:
-        start, given = prompt - (window - stride), window - stride
-    windows: list[Window] = []
-    while start + given < total:
-        end = min(start + window, total)
-        windows.append(Window(len(windows), start, given, end))
-        # The next window keeps what this one made after its first `stride` frames.
-        start, given = start + stride, end - start - stride
-    return windows
-
-
 def active_text(timeline: Timeline, frame: int, frame_rate: float) -> str | None:
     """The text of ``timeline`` active at ``frame``: the last entry starting at or before
     it. Before the first entry's start, the first entry applies."""
@@ -133,8 +75,16 @@ def active_text(timeline: Timeline, frame: int, frame_rate: float) -> str | None
 
 def validate_timeline(timeline: Timeline) -> None:
     """Raise a clear error unless ``timeline`` is a non-empty list sorted by start time."""
-    if len(timeline) == 0:
+    if isinstance(timeline, (str, bytes)) or len(timeline) == 0:
         raise ValueError("A timeline needs at least one (start_seconds, text) entry.")
+    for i, entry in enumerate(timeline):
+        if isinstance(entry, (str, bytes)) or len(entry) != 2:
+            raise ValueError(f"Timeline entry {i} must be a (start_seconds, text) pair, got "
+                             f"{entry!r}.")
+        check_number(entry[0], f"Timeline entry {i}'s start", 0, hint="seconds")
+        if entry[1] is not None and not isinstance(entry[1], str):
+            raise ValueError(f"Timeline entry {i}'s text must be a text or None, got "
+                             f"{entry[1]!r}.")
     starts = [float(start) for start, _ in timeline]
     if any(start < 0 for start in starts):
         raise ValueError(f"Timeline start times must be >= 0 seconds, got {starts}.")
@@ -421,7 +371,7 @@ class LongformGenerator:
     def sample_rate(self) -> int:
         return int(self.compression_model.sample_rate)
 
-    def plan(self, request: LongformRequest) -> list[Window]:
+    def plan(self, request: LongformRequest) -> WindowPlan:
         """The windows ``request`` needs (validates its duration and prompt)."""
         if request.duration <= 0:
             raise ValueError(f"The duration must be > 0 seconds, got {request.duration}.")
@@ -536,7 +486,7 @@ class LongformGenerator:
         return result
 
     def _chunks(
-        self, request: LongformRequest, windows: list[Window], generator: torch.Generator | None,
+        self, request: LongformRequest, windows: WindowPlan, generator: torch.Generator | None,
         progress: ProgressCallback | None, stop: threading.Event | None,
         result: GenerationStream,
     ) -> Iterator[AudioChunk]:
@@ -557,7 +507,7 @@ class LongformGenerator:
                     close()
 
     def _decode_windows(
-        self, request: LongformRequest, windows: list[Window],
+        self, request: LongformRequest, windows: WindowPlan,
         windows_made: Iterator[tuple[Window, torch.Tensor]], result: GenerationStream,
         decoder: StreamDecoder,
     ) -> Iterator[AudioChunk]:

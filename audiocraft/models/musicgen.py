@@ -35,6 +35,7 @@ from .genmodel import (  # noqa: F401  (re-exported: importable from musicgen as
     load_parts,
 )
 from .hub import MELODY_MODELS  # noqa: F401  (re-exported: the models that take a melody)
+from .params import check_texts
 from .precision import apply_precision, check_precision
 
 # Reference short names, still accepted.
@@ -100,7 +101,7 @@ class MusicGen(BaseGenModel):
         (or None) at ``melody_sample_rate``. Each window gets the melody from its own
         start time (see ``melody_policy`` for melodies shorter than the piece)."""
         melodies = self._prepare_melodies(melody_wavs, melody_sample_rate)
-        request = self._request(list(descriptions), melodies=melodies)
+        request = self._request(check_texts(descriptions), melodies=melodies)
         return self._generate(request, progress, return_tokens, **options)
 
     def set_style_conditioner_params(self, eval_q: int = 3, excerpt_length: float = 3.0,

@@ -12,15 +12,15 @@ import typing as tp
 
 import torch
 
+from .params import check_number
+
 
 def check_sampling_args(temp: float, top_k: int, top_p: float) -> None:
-    """Raise a ValueError for a negative temperature, a negative top_k or top_p outside [0, 1]."""
-    if temp < 0:
-        raise ValueError(f"temp must be >= 0 (0 means greedy), got {temp}.")
-    if top_k < 0:
-        raise ValueError(f"top_k must be >= 0 (0 disables top-k), got {top_k}.")
-    if not 0.0 <= top_p <= 1.0:
-        raise ValueError(f"top_p must be in [0, 1] (0 disables top-p), got {top_p}.")
+    """Raise a ValueError for a temperature that is not a finite number >= 0, a top_k that
+    is not a whole number >= 0, or a top_p outside [0, 1] (NaN included)."""
+    check_number(temp, "temperature", 0, hint="0 means greedy, 1 is the default")
+    check_number(top_k, "top_k", 0, integer=True, hint="0 disables top-k, 250 is the default")
+    check_number(top_p, "top_p", 0, 1, hint="0 disables top-p")
 
 
 def check_guidance_coef(coef: tp.Any, n_q: int | None = None) -> float | list[float]:

@@ -78,7 +78,7 @@ from hydra import initialize_config_dir
 from omegaconf import OmegaConf
 
 from ..models import hub
-from ..models.loaders import read_hub_file, save_hub_file
+from ..models.loaders import checkpoint_config, read_hub_file, save_hub_file
 from ..models.sampling import guidance_coef_arg
 from ..train import CONFIG_DIR, run
 
@@ -266,7 +266,7 @@ def write_hub_file(src: Path, dst: Path, dtype: str = "float32",
             return
         pkg["best_state"] = state
     if cfg_coef is not None:
-        cfg = OmegaConf.create(pkg["xp.cfg"])
+        cfg = checkpoint_config(pkg["xp.cfg"], str(src))
         OmegaConf.update(cfg, "classifier_free_guidance.inference_coef", cfg_coef, merge=False)
         pkg["xp.cfg"] = OmegaConf.to_yaml(cfg)
     save_hub_file(pkg, dst)

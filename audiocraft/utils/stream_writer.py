@@ -6,14 +6,19 @@ normalisation matters more than memory.
 
 The file stays valid while it grows, so a reader opens it at its current length and a
 killed process leaves a playable file: after every chunk the encoder is flushed, a WAV
-header is rewritten with the current sizes, and the file is synced to disk. OGG and MP3
-carry no total length and are readable as far as they were flushed. FLAC stores its
-length only when the file is closed: a killed FLAC stream is reported as unfinished by
-:func:`~audiocraft.data.audio.audio_read`, so stream to WAV when kills are likely.
+header is rewritten with the current sizes, and the file is synced to disk. The file is
+made under a temporary name and renamed into place once its first chunk is on disk, so a
+kill before that leaves no half-made header (and an existing file of that name stays
+until then). OGG and MP3 carry no total length and are readable as far as they were
+flushed. FLAC stores its length only when the file is closed: a killed FLAC stream says
+"length unknown", which :func:`~audiocraft.data.audio.audio_read` handles by decoding
+its frames (all but the last block the encoder still held). WAV is the most robust.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -21,7 +26,7 @@ from typing import Any
 import soundfile as sf
 import torch
 
-from .atomic import fsync_path
+from .atomic import TEMP_SUFFIX, fsync_dir, fsync_path, temp_prefix
 
 _SFC_UPDATE_HEADER_NOW = 0x1060  # libsndfile's sndfile.h
 # format -> (libsndfile container, subtype)
@@ -54,10 +59,18 @@ class StreamingAudioWriter:
         self.format = format
         self.channels = channels
         self.samples = 0
-        self._file: Any = sf.SoundFile(str(self.path), "w", sample_rate, channels, subtype,
-                                       format=container)
-        for key, value in (tags or {}).items():
-            setattr(self._file, key, value)
+        fd, name = tempfile.mkstemp(prefix=temp_prefix(self.path), suffix=TEMP_SUFFIX,
+                                    dir=self.path.parent)
+        os.close(fd)
+        self._tmp: Path | None = Path(name)  # None once renamed to ``path``
+        try:
+            self._file: Any = sf.SoundFile(name, "w", sample_rate, channels, subtype,
+                                           format=container)
+            for key, value in (tags or {}).items():
+                setattr(self._file, key, value)
+        except BaseException:
+            self._tmp.unlink(missing_ok=True)
+            raise
 
     def write(self, wav: torch.Tensor) -> None:
         """Append ``wav [C, n]`` (float, clipped to [-1, 1])."""
@@ -77,16 +90,40 @@ class StreamingAudioWriter:
             # soundfile does not wrap this command; libsndfile rewrites the RIFF and data
             # chunk sizes in place.
             sf._snd.sf_command(self._file._file, _SFC_UPDATE_HEADER_NOW, sf._ffi.NULL, 0)
-        fsync_path(self.path)
+        fsync_path(self._tmp or self.path)
+        self._publish()
+
+    def _publish(self) -> None:
+        """Rename the temporary file (open, POSIX keeps writing it) to ``path``."""
+        if self._tmp is not None:
+            os.replace(self._tmp, self.path)
+            self._tmp = None
+            fsync_dir(self.path.parent)
 
     def close(self) -> None:
+        """Finish the file (its final header) and put it at ``path``."""
         if not self._file.closed:
             self._file.close()
-            fsync_path(self.path)
+            fsync_path(self._tmp or self.path)
+        self._publish()
+
+    def discard(self) -> None:
+        """Close without publishing: a file not yet at ``path`` is removed (an existing
+        file of that name stays); a published one is finished as by ``close``."""
+        if self._tmp is None:
+            self.close()
+            return
+        if not self._file.closed:
+            self._file.close()
+        self._tmp.unlink(missing_ok=True)
+        self._tmp = None
 
     def __enter__(self) -> StreamingAudioWriter:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        self.close()
+        if exc is not None and self.samples == 0:
+            self.discard()  # failed before any audio: leave no empty file
+        else:
+            self.close()

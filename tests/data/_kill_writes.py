@@ -4,9 +4,11 @@
 
 MODE ``write``: the target holds an old file; a forked child replaces it with
 ``audio_write`` and is SIGKILLed after a random delay (0 to an unkilled write's
-duration). MODE ``stream``: a forked child streams chunks to a new WAV with
-``StreamingAudioWriter`` and is SIGKILLed after a random delay. Torch is imported once
-here and every writer is a fork of this process, so a round costs milliseconds.
+duration); the temporary files kills leave are counted, must be invisible to the
+manifest scan, and are removed by ``clean_stale_temps``. MODE ``stream`` (``stream-flac``):
+a forked child streams chunks to a new WAV (FLAC) with ``StreamingAudioWriter`` and is
+SIGKILLed after a random delay. Torch is imported once here and every writer is a fork
+of this process, so a round costs milliseconds.
 
 Prints one JSON line: ``{"old": n, "new": n, "partial": n, "missing": n, "invalid": [..]}``.
 """
@@ -26,7 +28,9 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from audiocraft.data.audio import audio_write
+from audiocraft.data.audio import audio_read, audio_write
+from audiocraft.data.manifest import find_audio_files
+from audiocraft.utils.atomic import clean_stale_temps, is_temp_file
 from audiocraft.utils.stream_writer import StreamingAudioWriter
 
 SR = 16000
@@ -99,33 +103,43 @@ def run_write(folder: Path, rounds: int, rng: random.Random) -> dict:
             counts["new"] += 1
         else:
             counts["invalid"].append(i)
+    temps = [p for p in folder.iterdir() if is_temp_file(p)]
+    counts["temps_left"] = len(temps)
+    counts["temps_listed"] = len(set(temps) & set(find_audio_files(folder)))
+    counts["temps_removed"] = len(clean_stale_temps(folder))
     return counts
 
 
-def run_stream(folder: Path, rounds: int, rng: random.Random) -> dict:
+def run_stream(folder: Path, rounds: int, rng: random.Random, format: str = "wav") -> dict:
     wav = _signal(30.0, 440)
 
     def stream(path: Path) -> None:
-        with StreamingAudioWriter(path, SR, 2, "wav") as writer:
+        with StreamingAudioWriter(path, SR, 2, format) as writer:
             for chunk in wav.split(CHUNK, dim=-1):
                 writer.write(chunk)
                 time.sleep(0.002)  # a generator makes chunks slower than this
 
     counts: dict = {"missing": 0, "partial": 0, "new": 0, "invalid": []}
     for i in range(rounds):
-        path = folder / f"stream_{i}.wav"
+        path = folder / f"stream_{i}.{format}"
         _kill_after(_fork(lambda p=path: stream(p)), rng.uniform(0, 0.25))
         if not path.exists():
             counts["missing"] += 1
             continue
         try:
-            data, sr = sf.read(str(path), dtype="float32", always_2d=True)  # [T, C]
+            if format == "wav":
+                data, sr = sf.read(str(path), dtype="float32", always_2d=True)  # [T, C]
+            else:  # our reader: a killed FLAC's header says "length unknown"
+                read, sr = audio_read(path)
+                data = read.numpy().T  # [T, C]
         except Exception:
             counts["invalid"].append(i)
             continue
         n = data.shape[0]
         expected = wav[:, :n].numpy().T
-        if not (sr == SR and _riff_consistent(path) and np.allclose(data, expected, atol=1e-6)):
+        consistent = _riff_consistent(path) if format == "wav" else True
+        # FLAC stores 24-bit samples: equal to the float input within one step.
+        if not (sr == SR and consistent and np.allclose(data, expected, atol=1e-6)):
             counts["invalid"].append(i)
         elif n == wav.shape[-1]:
             counts["new"] += 1
@@ -139,7 +153,10 @@ def main() -> None:
     torch.set_num_threads(1)
     folder.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
-    counts = (run_write if mode == "write" else run_stream)(folder, rounds, rng)
+    if mode == "write":
+        counts = run_write(folder, rounds, rng)
+    else:
+        counts = run_stream(folder, rounds, rng, "flac" if mode == "stream-flac" else "wav")
     print(json.dumps(counts))
 
 

@@ -14,6 +14,7 @@ import json
 import math
 import random
 import struct
+import sys
 import tracemalloc
 from pathlib import Path
 
@@ -168,8 +169,10 @@ def test_fuzzed_files_are_read_or_refused_with_audio_file_error(fuzz):
             outcome = _check(path)
             outcomes.setdefault(kind, {"ok": 0, "refused": 0})[outcome] += 1
     # The kinds that can never be read are always refused.
-    for kind in ("empty", "nonfinite", "unfinished"):
+    for kind in ("empty", "nonfinite"):
         assert outcomes[kind]["ok"] == 0, (kind, outcomes[kind])
+    # A killed writer's FLAC (length unknown) is read to the end of its frames.
+    assert outcomes["unfinished"]["refused"] == 0, outcomes["unfinished"]
     print(total, "fuzz files:", outcomes)
 
 
@@ -184,11 +187,15 @@ def test_nonfinite_samples_error_or_repair(fuzz):
         assert bool(torch.isfinite(wav).all()) and float(wav.abs().max()) <= 1.0
 
 
-def test_unfinished_flac_is_reported_unfinished(fuzz):
+def test_unfinished_flac_is_measured_and_read_by_decoding(fuzz):
     path = fuzz["unfinished"][0]
-    for call in (audio_info, audio_read):
-        with pytest.raises(AudioFileError, match=r"unfinished.*killed"):
-            call(path)
+    assert sf.info(str(path)).frames == 2**63 - 1  # what libsndfile makes of "unknown"
+    info = audio_info(path)
+    wav, sr = audio_read(path)
+    assert sr == info.sample_rate == SR and info.duration == pytest.approx(0.5)
+    assert wav.shape == (1, SR // 2) and torch.allclose(wav, _tone(), atol=1e-4)
+    with pytest.raises(AudioTooLongError):
+        audio_read(path, max_duration=0.25)  # counted while decoding: still bounded
 
 
 def test_bomb_is_refused_before_decoding(bomb):
@@ -243,7 +250,9 @@ def test_manifest_of_fuzzed_files_is_strict_json(fuzz, bomb, tmp_path):
     assert len(result.good) + len(result.bad) == total
     bad = {Path(b.path).name: b.reason for b in result.bad}
     assert "too long" in bad["bomb.flac"]
-    assert "unfinished" in bad["unfinished.flac"]
+    assert "unfinished.flac" not in bad  # measured by decoding: listed with its length
+    (unfinished,) = [m for m in result.good if Path(m.path).name == "unfinished.flac"]
+    assert unfinished.duration == pytest.approx(0.5)
     for path in fuzz["nonfinite"] + fuzz["empty"]:
         assert path.name in bad, path
     manifest = tmp_path / "m.jsonl"
@@ -271,7 +280,7 @@ def test_manifest_refuses_nonfinite_numbers(tmp_path):
 
 @pytest.mark.timeout(300)
 def test_dataset_skips_every_bad_file(fuzz):
-    bad = [p for kind in ("empty", "nonfinite", "unfinished", "random") for p in fuzz[kind]]
+    bad = [p for kind in ("empty", "nonfinite", "random") for p in fuzz[kind]]
     metas = [AudioMeta(str(p), 1.0, SR) for p in bad]
     good = audio_write(bad[0].parent / "the_good_one", _tone(1.0), SR, strategy="none")
     metas.append(AudioMeta(str(good), 1.0, SR))
@@ -301,3 +310,28 @@ def test_dataset_repairs_nonfinite_samples_when_asked(fuzz):
     assert repaired.read_failures == 0
     with pytest.raises(ValueError, match="nonfinite must be one of"):
         AudioDataset(metas, nonfinite="zero")
+
+
+@pytest.mark.timeout(300)
+def test_the_apps_upload_check_refuses_each_bad_file_with_a_message(fuzz, bomb):
+    """The app reads uploads with ``read_audio_input``: every fuzzed file is read or
+    refused with an ``AppError`` naming the file; what the browser sees (``public_message``)
+    shows no server folder."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    import app_inputs
+
+    counts = {"ok": 0, "refused": 0}
+    for path in [p for paths in fuzz.values() for p in paths] + [bomb]:
+        try:
+            wav, sr = app_inputs.read_audio_input(str(path), "melody", max_seconds=CAP)
+        except app_inputs.AppError as err:
+            shown = app_inputs.public_message(str(err))
+            assert path.name in shown and str(path.parent) not in shown, shown
+            counts["refused"] += 1
+            continue
+        assert bool(torch.isfinite(wav).all()) and wav.shape[-1] <= math.ceil(CAP * sr)
+        counts["ok"] += 1
+    assert counts["refused"] >= 200, counts
+    with pytest.raises(app_inputs.AppError, match="longer than this app's limit of 5 s"):
+        app_inputs.read_audio_input(str(bomb), "melody", max_seconds=CAP)
+    print("app upload check:", counts)

@@ -32,6 +32,8 @@ def test_killed_audio_write_leaves_old_or_new_file(tmp_path):
     counts = _drive("write", tmp_path, seed=0)
     assert counts["invalid"] == [], counts
     assert counts["old"] + counts["new"] == ROUNDS
+    # Temporary files a kill left are never listed as audio, and are cleaned on request.
+    assert counts["temps_listed"] == 0 and counts["temps_removed"] == counts["temps_left"]
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="the driver forks its writers")
@@ -39,3 +41,13 @@ def test_killed_stream_leaves_a_valid_wav_at_its_current_length(tmp_path):
     counts = _drive("stream", tmp_path, seed=0)
     assert counts["invalid"] == [], counts
     assert counts["missing"] + counts["partial"] + counts["new"] == ROUNDS
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the driver forks its writers")
+def test_killed_flac_stream_reads_back_to_its_last_frame(tmp_path):
+    """A FLAC's length is written on close; a killed stream's header says "unknown" and
+    audio_read decodes its frames (the samples match what was written)."""
+    counts = _drive("stream-flac", tmp_path, seed=1)
+    assert counts["invalid"] == [], counts
+    assert counts["missing"] + counts["partial"] + counts["new"] == ROUNDS
+    assert counts["partial"] > 0, counts  # kills did land mid-stream

@@ -47,3 +47,25 @@ def test_wav_header_is_current_after_every_chunk(tmp_path):
             assert riff_size == len(raw) - 8  # the RIFF size is rewritten, not left at 0
             data, _ = sf.read(path, dtype="float32")
             np.testing.assert_allclose(data, wav[0, : 2000 * n].numpy(), atol=1e-6)
+
+
+def test_the_file_appears_with_its_first_chunk_and_an_old_one_stays_until_then(tmp_path):
+    path = tmp_path / "song.wav"
+    path.write_bytes(b"the old file")
+    writer = StreamingAudioWriter(path, 8000, 1, "wav")
+    assert path.read_bytes() == b"the old file"  # nothing written yet: the old file stays
+    writer.write(torch.zeros(1, 800))
+    assert sf.info(str(path)).frames == 800
+    writer.close()
+    assert [p.name for p in tmp_path.iterdir()] == ["song.wav"]  # no temporary file left
+
+
+@pytest.mark.parametrize("format", ["wav", "flac"])
+def test_a_failure_before_any_audio_keeps_the_old_file(tmp_path, format):
+    path = tmp_path / f"song.{format}"
+    path.write_bytes(b"the old file")
+    with pytest.raises(ValueError, match=r"Expected a \[1, n\] chunk"):
+        with StreamingAudioWriter(path, 8000, 1, format) as writer:
+            writer.write(torch.zeros(2, 800))  # wrong channels
+    assert path.read_bytes() == b"the old file"
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
