@@ -23,8 +23,8 @@ test-fast: install
 	$(PY) -m pytest -q -m "not slow" tests
 
 lint: install
-	$(VENV)/bin/ruff check audiocraft tests scripts benchmarks app.py app_inputs.py
-	$(VENV)/bin/mypy audiocraft app.py app_inputs.py
+	$(VENV)/bin/ruff check audiocraft tests scripts benchmarks app.py app_inputs.py app_media.py app_history.py
+	$(VENV)/bin/mypy audiocraft app.py app_inputs.py app_media.py app_history.py
 
 demo: install
 	$(PY) -m audiocraft.data.synth $(DEMO_OUT)/synth --num 3 --duration 8 --seed 0

@@ -416,49 +416,49 @@ def build_ui(app: MusicGenApp | None = None, **options: Any) -> Any:
 
         tracker = gr.Progress()  # gradio fills it in per request
 
-        def on_generate(model_name: Any, text_value: Any, timeline_value: Any, melody_path: Any,
-                        prompt_path: Any, duration_value: Any, top_k_value: Any,
-                        top_p_value: Any, temperature_value: Any, cfg_value: Any,
-                        seed_value: Any, window_value: Any, stride_value: Any,
-                        policy_value: Any, precision_value: Any, unconditional_value: Any,
-                        format_value: Any, video_value: Any, past: list[dict[str, Any]],
+        # The parameters' names are the /generate endpoint's keyword names.
+        def on_generate(model: Any, text: Any, timeline: Any, melody: Any, prompt_audio: Any,
+                        duration: Any, top_k: Any, top_p: Any, temperature: Any,
+                        cfg_coef: Any, seed: Any, window: Any, stride: Any,
+                        melody_policy: Any, precision: Any, unconditional: Any,
+                        audio_format: Any, video: Any, history: list[dict[str, Any]],
                         request: gr.Request,
                         progress: gr.Progress = tracker) -> Iterator[tuple[Any, ...]]:
             try:
-                progress(0, desc=f"Loading the model '{model_name}'")
+                progress(0, desc=f"Loading the model '{model}'")
                 settings = check_inputs(
-                    model_name, text_value, timeline_value, melody_path, prompt_path,
-                    duration_value, top_k_value, top_p_value, temperature_value, cfg_value,
-                    seed_value, window_value, stride_value, policy_value,
+                    model, text, timeline, melody, prompt_audio,
+                    duration, top_k, top_p, temperature, cfg_coef,
+                    seed, window, stride, melody_policy,
                     max_duration=studio.max_duration)
-                require_description(settings, bool(unconditional_value))
+                require_description(settings, bool(unconditional))
                 for message in settings.warnings:
                     gr.Warning(message)
                 session = getattr(request, "session_hash", None) or "local"
-                if precision_value not in PRECISIONS:
+                if precision not in PRECISIONS:
                     raise AppError(f"Choose a precision among {PRECISIONS}, not "
-                                   f"{precision_value!r}.")
+                                   f"{precision!r}.")
                 for step in studio.run(settings, session,
                                        lambda done, desc: progress(done, desc=desc),
-                                       precision=str(precision_value),
-                                       audio_format=str(format_value or "wav"),
-                                       video=bool(video_value)):
+                                       precision=str(precision),
+                                       audio_format=str(audio_format or "wav"),
+                                       video=bool(video)):
                     path = str(step.path) if step.path is not None else None
                     movie_path = str(step.video) if step.video is not None else None
                     if step.metadata is not None:
-                        form_values = {"precision": precision_value, "cfg_coef": cfg_value,
-                                       "unconditional": bool(unconditional_value),
-                                       "audio_format": format_value, "video": video_value}
-                        number = max([e["number"] for e in past or []], default=0) + 1
-                        past = add_entry(past, history_entry(
+                        form_values = {"precision": precision, "cfg_coef": cfg_coef,
+                                       "unconditional": bool(unconditional),
+                                       "audio_format": audio_format, "video": video}
+                        number = max([e["number"] for e in history or []], default=0) + 1
+                        history = add_entry(history, history_entry(
                             number, settings, form_values, step.metadata, step.path,
                             step.video))
                     shown: bytes | str | None = path
                     if studio.stream:
                         shown = wav_chunk(*step.chunk) if step.chunk is not None else None
-                    yield shown, path, movie_path, step.status, past
+                    yield shown, path, movie_path, step.status, history
             except AppError as err:  # the status keeps the reason
-                yield None, None, None, f"Not generated: {err}", past
+                yield None, None, None, f"Not generated: {err}", history
                 raise _refuse(err) from err
 
         def on_stop(request: gr.Request) -> str:
