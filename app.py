@@ -12,6 +12,7 @@ do; the UI shows it and the server keeps running.
 """
 
 import argparse
+import contextvars
 import logging
 import random
 import shutil
@@ -438,8 +439,14 @@ def build_ui(app: MusicGenApp | None = None, **options: Any) -> Any:
                 if precision not in PRECISIONS:
                     raise AppError(f"Choose a precision among {PRECISIONS}, not "
                                    f"{precision!r}.")
-                for step in studio.run(settings, session,
-                                       lambda done, desc: progress(done, desc=desc),
+                # The engine reports progress from its own thread: gradio finds the
+                # request's progress bar through context variables, so carry them over.
+                context = contextvars.copy_context()
+
+                def report(done: float, desc: str) -> None:
+                    context.copy().run(progress, done, desc=desc)
+
+                for step in studio.run(settings, session, report,
                                        precision=str(precision),
                                        audio_format=str(audio_format or "wav"),
                                        video=bool(video)):
@@ -456,7 +463,10 @@ def build_ui(app: MusicGenApp | None = None, **options: Any) -> Any:
                     shown: bytes | str | None = path
                     if studio.stream:
                         shown = wav_chunk(*step.chunk) if step.chunk is not None else None
-                    yield shown, path, movie_path, step.status, history
+                    if path is None:  # the file box keeps the (one) progress bar
+                        yield shown, gr.skip(), gr.skip(), step.status, history
+                    else:
+                        yield shown, path, movie_path, step.status, history
             except AppError as err:  # the status keeps the reason
                 yield None, None, None, f"Not generated: {err}", history
                 raise _refuse(err) from err

@@ -193,12 +193,17 @@ def test_stop_keeps_the_partial_piece(page, server):
     # Streaming: the player has its source while the piece is still being made.
     page.wait_for_function("() => { const a = document.querySelector('#output-audio audio');"
                            " return a && (a.currentSrc || a.src); }")
+    # One progress bar (on the download box), which names the phase.
+    page.wait_for_function("() => [...document.querySelectorAll('.progress-level')]"
+                           ".some(e => e.innerText.startsWith('Generating: '))")
+    assert page.locator(".progress-bar").count() == 1
     assert status(page).startswith("Generating")
+    shot(page, "04-streaming-with-progress")
     page.locator("#stop").click()
     stopped = wait_status(page, "^Stopped: ")
     page.wait_for_function("() => { const a = document.querySelector('#output-audio audio');"
                            " return a && a.duration > 0 && isFinite(a.duration); }")
-    shot(page, "04-stopped")
+    shot(page, "05-stopped")
     made = float(re.match(r"Stopped: ([\d.]+) of 120 s", stopped).group(1))  # type: ignore
     new = files(output_dir, ".wav") - before
     assert len(new) == 1
@@ -218,7 +223,7 @@ def test_bad_inputs_give_messages(page, server, tmp_path):
     page.locator("#generate").click()
     message = wait_status(page, "^Not generated: The description is empty")
     assert "Unconditional" in message
-    shot(page, "05-empty-description")
+    shot(page, "06-empty-description")
 
     notes = tmp_path / "notes.txt"
     notes.write_text("not music")
@@ -229,14 +234,14 @@ def test_bad_inputs_give_messages(page, server, tmp_path):
     message = wait_status(page, "^Not generated: Cannot read the audio prompt")
     assert "Cannot read the audio prompt file notes.txt: it is not audio" in message
     assert "/tmp" not in message and "manifest" not in message
-    shot(page, "06-text-file-as-audio")
+    shot(page, "07-text-file-as-audio")
     page.locator("#prompt-audio button[aria-label='Clear']").click()
 
     fill(page, "duration", -1)
     page.locator("#generate").click()
     wait_status(page, "^Not generated: The duration must be more than 0 seconds")
     assert files(output_dir, ".wav") == before  # nothing was generated
-    shot(page, "07-negative-duration")
+    shot(page, "08-negative-duration")
 
 
 def test_melody_box_follows_the_model(page, tmp_path):
@@ -251,7 +256,7 @@ def test_melody_box_follows_the_model(page, tmp_path):
     model.press("Enter")
     page.locator("#melody").wait_for(state="visible")
     wait_status(page, "can follow a melody")
-    shot(page, "08-melody-model")
+    shot(page, "09-melody-model")
     model.fill("toy")
     model.press("Enter")
     page.locator("#melody").wait_for(state="hidden")
