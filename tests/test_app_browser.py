@@ -256,7 +256,22 @@ def test_melody_box_follows_the_model(page, tmp_path):
     model.press("Enter")
     page.locator("#melody").wait_for(state="visible")
     wait_status(page, "can follow a melody")
-    shot(page, "09-melody-model")
+    # A text file dropped as melody reaches the server, which refuses it: the piece is
+    # not made without the melody the user meant to give.
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not music")
+    fill(page, "duration", 1)
+    page.locator("#melody input[type=file]").set_input_files(str(notes))
+    page.locator("#melody").get_by_text("notes.txt").wait_for()
+    page.locator("#generate").click()
+    message = wait_status(page, "^Not generated: Cannot read the melody file notes.txt")
+    assert "it is not audio" in message and str(tmp_path) not in message
+    shot(page, "09-melody-model-text-file")
+    page.locator("#melody button[aria-label='Clear']").click()
+    page.locator("#melody input[type=file]").set_input_files(str(tune))
+    page.locator("#melody").get_by_text("tune.wav").wait_for()
+    page.locator("#generate").click()
+    wait_status(page, "^Done: 1.0 s")
     model.fill("toy")
     model.press("Enter")
     page.locator("#melody").wait_for(state="hidden")
