@@ -8,11 +8,12 @@ It uses only the public API (``MusicGen.get_pretrained``, ``set_generation_param
 default, so it works offline. Importing this module loads neither gradio nor a model:
 ``build_ui()`` makes the Blocks, ``MusicGenApp`` holds the logic (tested without a
 browser). Inputs a user can get wrong raise ``AppError`` with a message saying what to
-do; the UI shows it and the server keeps running.
-"""
+do; the UI shows it and the server keeps running. Beside this file: ``app_inputs.py``
+checks a request, ``app_events.py`` holds what the buttons do, ``app_media.py`` encodes
+the streamed audio and draws the waveform video, ``app_history.py`` keeps the page's
+history."""
 
 import argparse
-import contextvars
 import logging
 import random
 import shutil
@@ -23,15 +24,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from app_history import (
-    HISTORY_HEADERS,
-    REUSED_FIELDS,
-    add_entry,
-    history_choices,
-    history_entry,
-    history_rows,
-    reuse,
+from app_events import (  # noqa: F401  (require_description re-exported)
+    generate_handler,
+    model_handler,
+    require_description,
+    reuse_settings,
+    show_history,
 )
+from app_history import HISTORY_HEADERS, REUSED_FIELDS
 
 # Checking and parsing the form's values lives beside this file (app_inputs.py); these
 # names stay importable from here (``app.check_inputs``, ``app.AppError``, ...).
@@ -46,7 +46,7 @@ from app_inputs import (  # noqa: F401  (re-exported for app.* users)
     read_audio_input,
     to_int16,
 )
-from app_media import use_pyav_for_streaming, wav_chunk, waveform_video
+from app_media import use_pyav_for_streaming, waveform_video
 
 logger = logging.getLogger("audiocraft.app")
 
@@ -142,6 +142,9 @@ class MusicGenApp:
         file, its waveform video when ``video``, and the settings written into it.
         ``precision``: the LM's (``PRECISIONS``; float32 is exact, the others faster);
         ``audio_format``: one of ``AUDIO_FORMATS``. A stop keeps what was made."""
+        if precision not in PRECISIONS:
+            raise AppError(f"Choose a precision among {', '.join(PRECISIONS)}, not "
+                           f"{precision!r}.")
         if audio_format not in AUDIO_FORMATS:
             raise AppError(f"Choose a file format among {', '.join(AUDIO_FORMATS)}, not "
                            f"{audio_format!r}.")
@@ -310,22 +313,6 @@ ships with the project and works offline; it is small and trained on synthetic m
 TIMELINE_HELP = "One 'TIME: text' line per change, e.g.\n0: calm piano\n30: energetic drums"
 
 
-def require_description(settings: GenerationSettings, unconditional: bool) -> None:
-    """An empty description and timeline is an ``AppError`` unless ``unconditional``:
-    music without a description is a choice, not what an empty box silently gives."""
-    if settings.text is None and settings.timeline is None and not unconditional:
-        raise AppError("The description is empty: describe the music (e.g. 'calm piano'), "
-                       "write a timeline, or tick 'Unconditional' to generate without one.")
-
-
-def _refuse(err: AppError) -> Any:
-    """The ``gr.Error`` for a refused request, logged as one line (it is the user's to
-    fix, not a server fault: no traceback)."""
-    import gradio as gr
-    logger.info("request not generated: %s", err)
-    return gr.Error(str(err), print_exception=False)
-
-
 def build_ui(app: MusicGenApp | None = None, **options: Any) -> Any:
     """The ``gr.Blocks`` of the app (not launched). ``options`` go to ``MusicGenApp``
     when ``app`` is None; streaming defaults to on (chunks are encoded with PyAV)."""
@@ -415,102 +402,27 @@ def build_ui(app: MusicGenApp | None = None, **options: Any) -> Any:
                                      scale=3)
                 reuse_button = gr.Button("Reuse these settings", elem_id="reuse", scale=1)
 
-        tracker = gr.Progress()  # gradio fills it in per request
-
-        # The parameters' names are the /generate endpoint's keyword names.
-        def on_generate(model: Any, text: Any, timeline: Any, melody: Any, prompt_audio: Any,
-                        duration: Any, top_k: Any, top_p: Any, temperature: Any,
-                        cfg_coef: Any, seed: Any, window: Any, stride: Any,
-                        melody_policy: Any, precision: Any, unconditional: Any,
-                        audio_format: Any, video: Any, history: list[dict[str, Any]],
-                        request: gr.Request,
-                        progress: gr.Progress = tracker) -> Iterator[tuple[Any, ...]]:
-            try:
-                progress(0, desc=f"Loading the model '{model}'")
-                settings = check_inputs(
-                    model, text, timeline, melody, prompt_audio,
-                    duration, top_k, top_p, temperature, cfg_coef,
-                    seed, window, stride, melody_policy,
-                    max_duration=studio.max_duration)
-                require_description(settings, bool(unconditional))
-                for message in settings.warnings:
-                    gr.Warning(message)
-                session = getattr(request, "session_hash", None) or "local"
-                if precision not in PRECISIONS:
-                    raise AppError(f"Choose a precision among {PRECISIONS}, not "
-                                   f"{precision!r}.")
-                # The engine reports progress from its own thread: gradio finds the
-                # request's progress bar through context variables, so carry them over.
-                context = contextvars.copy_context()
-
-                def report(done: float, desc: str) -> None:
-                    context.copy().run(progress, done, desc=desc)
-
-                for step in studio.run(settings, session, report,
-                                       precision=str(precision),
-                                       audio_format=str(audio_format or "wav"),
-                                       video=bool(video)):
-                    path = str(step.path) if step.path is not None else None
-                    movie_path = str(step.video) if step.video is not None else None
-                    if step.metadata is not None:
-                        form_values = {"precision": precision, "cfg_coef": cfg_coef,
-                                       "unconditional": bool(unconditional),
-                                       "audio_format": audio_format, "video": video}
-                        number = max([e["number"] for e in history or []], default=0) + 1
-                        history = add_entry(history, history_entry(
-                            number, settings, form_values, step.metadata, step.path,
-                            step.video))
-                    shown: bytes | str | None = path
-                    if studio.stream:
-                        shown = wav_chunk(*step.chunk) if step.chunk is not None else None
-                    if path is None:  # the file box keeps the (one) progress bar
-                        yield shown, gr.skip(), gr.skip(), step.status, history
-                    else:
-                        yield shown, path, movie_path, step.status, history
-            except AppError as err:  # the status keeps the reason
-                yield None, None, None, f"Not generated: {err}", history
-                raise _refuse(err) from err
-
         def on_stop(request: gr.Request) -> str:
             session = getattr(request, "session_hash", None) or "local"
             if studio.stop(session):
                 return "Stopping after the current step: what was made is kept..."
             return "Nothing is being generated."
 
-        def on_model(name: Any) -> tuple[Any, ...]:
-            try:
-                shown = studio.can_follow_melody(str(name or "").strip())
-                message = f"Model '{name}' ready" + (
-                    " (it can follow a melody)." if shown else ".")
-            except AppError as err:
-                shown, message = False, f"{err}"
-            return gr.update(visible=shown), gr.update(visible=shown), message
-
-        def on_history(past: list[dict[str, Any]]) -> tuple[Any, ...]:
-            choices = history_choices(past)
-            return (history_rows(past),
-                    gr.update(choices=choices, value=choices[0] if choices else None))
-
-        def on_reuse(past: list[dict[str, Any]], choice: Any) -> list[Any]:
-            try:
-                return reuse(past, choice)
-            except AppError as err:
-                raise _refuse(err) from err
-
         inputs = [model, text, timeline, melody, prompt_audio, duration, top_k, top_p,
                   temperature, cfg_coef, seed, window, stride, melody_policy, precision,
                   unconditional, audio_format, video]
-        generate.click(on_generate, [*inputs, history], [audio, file, movie, status, history],
+        outputs = [audio, file, movie, status, history]
+        generate.click(generate_handler(studio), [*inputs, history], outputs,
                        api_name="generate", concurrency_limit=1,
                        show_progress_on=[file]).then(
-            on_history, history, [table, chosen], api_visibility="private")
+            show_history, history, [table, chosen], api_visibility="private")
         stop.click(on_stop, None, status, api_name="stop", concurrency_limit=None)
-        model.change(on_model, model, [melody, melody_policy, status],
+        model.change(model_handler(studio), model, [melody, melody_policy, status],
                      api_visibility="private")
         reused = [model, text, timeline, duration, top_k, top_p, temperature, cfg_coef, seed,
                   window, stride, melody_policy, precision, unconditional, audio_format, video]
         assert len(reused) == len(REUSED_FIELDS)
-        reuse_button.click(on_reuse, [history, chosen], reused, api_visibility="private")
+        reuse_button.click(reuse_settings, [history, chosen], reused, api_visibility="private")
     return demo
 
 

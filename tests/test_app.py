@@ -244,6 +244,40 @@ def test_stop_keeps_what_was_made(tmp_path):
     assert not studio.stop("s")  # the finished run is forgotten
 
 
+def test_a_stop_inside_the_first_window_writes_what_the_engine_returns(tmp_path,
+                                                                        monkeypatch):
+    """The engine hands out the frames made before a stop inside a window as a last
+    chunk, with ``interrupted`` set: the app writes, shows and records that piece."""
+    from audiocraft.models.longform import AudioChunk
+    from audiocraft.models.musicgen import MusicGen
+
+    studio = app.MusicGenApp(device="cpu", output_dir=tmp_path, stream=True)
+    samples = int(0.4 * studio.models.get("toy").sample_rate)
+
+    class PartialStream:
+        interrupted = False
+
+        def __iter__(self):
+            self.interrupted = True
+            wav = 0.1 * torch.sin(torch.arange(samples) / 10.0)  # 0.4 s
+            yield AudioChunk(wav[None, None], 0.0, 0, torch.zeros(1, 4, 20, dtype=torch.long))
+
+    monkeypatch.setattr(MusicGen, "generate_stream", lambda self, **kwargs: PartialStream())
+    steps = list(studio.run(settings(duration=10), "s", video=True))
+    streamed = [step.chunk for step in steps if step.chunk is not None]
+    assert len(streamed) == 1 and streamed[0][1].shape == (samples, 1)
+    last = steps[-1]
+    assert last.status.startswith("Stopped: 0.4 of 10 s made")
+    assert sf.info(last.path).frames == samples and last.video.exists()
+    assert last.metadata["interrupted"] is True and last.metadata["generated_seconds"] == 0.4
+
+
+def test_bad_precision_is_refused(tmp_path):
+    studio = app.MusicGenApp(device="cpu", output_dir=tmp_path)
+    with pytest.raises(app.AppError, match="Choose a precision among float32, bfloat16"):
+        list(studio.run(settings(), "s", precision="float8"))
+
+
 def test_melody_needs_a_melody_model(tmp_path):
     tune = tmp_path / "tune.wav"
     sf.write(tune, np.zeros(16000), 16000)

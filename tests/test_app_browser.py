@@ -53,6 +53,13 @@ def _browser_or_reason() -> tuple[Any, str | None]:
     return sync_playwright, None
 
 
+def test_a_missing_browser_is_named(monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    found, reason = _browser_or_reason()
+    assert found is None and reason is not None
+    assert "apt-get install -y chromium" in reason or "pip install" in reason
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
