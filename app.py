@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from app_events import (  # noqa: F401  (require_description re-exported)
+    chosen_files,
     generate_handler,
     model_handler,
     require_description,
@@ -401,6 +402,8 @@ def build_ui(app: MusicGenApp | None = None, **options: Any) -> Any:
                 chosen = gr.Dropdown([], label="Generation", elem_id="history-choice",
                                      scale=3)
                 reuse_button = gr.Button("Reuse these settings", elem_id="reuse", scale=1)
+            past_files = gr.File(label="Files of this generation", file_count="multiple",
+                                 interactive=False, elem_id="history-files")
 
         def on_stop(request: gr.Request) -> str:
             session = getattr(request, "session_hash", None) or "local"
@@ -415,14 +418,19 @@ def build_ui(app: MusicGenApp | None = None, **options: Any) -> Any:
         generate.click(generate_handler(studio), [*inputs, history], outputs,
                        api_name="generate", concurrency_limit=1,
                        show_progress_on=[file]).then(
-            show_history, history, [table, chosen], api_visibility="private")
+            show_history, history, [table, chosen], api_visibility="private",
+            show_progress="hidden")
         stop.click(on_stop, None, status, api_name="stop", concurrency_limit=None)
         model.change(model_handler(studio), model, [melody, melody_policy, status],
-                     api_visibility="private")
+                     api_visibility="private", show_progress_on=[status])
         reused = [model, text, timeline, duration, top_k, top_p, temperature, cfg_coef, seed,
                   window, stride, melody_policy, precision, unconditional, audio_format, video]
         assert len(reused) == len(REUSED_FIELDS)
-        reuse_button.click(reuse_settings, [history, chosen], reused, api_visibility="private")
+        # Instant events show no progress bar: the generation's is the only one.
+        reuse_button.click(reuse_settings, [history, chosen], reused, api_visibility="private",
+                           show_progress="hidden")
+        chosen.change(chosen_files, [history, chosen], past_files, api_visibility="private",
+                      show_progress="hidden")
     return demo
 
 

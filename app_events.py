@@ -11,7 +11,14 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from app_history import add_entry, history_choices, history_entry, history_rows, reuse
+from app_history import (
+    add_entry,
+    entry_files,
+    history_choices,
+    history_entry,
+    history_rows,
+    reuse,
+)
 from app_inputs import AppError, GenerationSettings, check_inputs
 from app_media import wav_chunk
 
@@ -63,8 +70,10 @@ def generate_handler(studio: "MusicGenApp") -> Callable[..., Iterator[tuple[Any,
             # The engine reports progress from its own thread: gradio finds the request's
             # progress bar through context variables, so carry them over.
             context = contextvars.copy_context()
+            last: list[Any] = [0.0, f"Loading the model '{model}'"]  # the bar's state
 
             def report(done: float, desc: str) -> None:
+                last[:] = [done, desc]
                 context.copy().run(progress, done, desc=desc)
 
             for step in studio.run(settings, session, report, precision=str(precision),
@@ -83,6 +92,8 @@ def generate_handler(studio: "MusicGenApp") -> Callable[..., Iterator[tuple[Any,
                     shown = wav_chunk(*step.chunk) if step.chunk is not None else None
                 if path is None:  # the file box keeps the (one) progress bar
                     yield shown, gr.skip(), gr.skip(), step.status, history
+                    # A yield clears the bar in the page: show it again at once.
+                    progress(float(last[0]), desc=str(last[1]))
                 else:
                     movie = str(step.video) if step.video is not None else None
                     yield shown, path, movie, step.status, history
@@ -123,3 +134,8 @@ def reuse_settings(history: list[dict[str, Any]], choice: Any) -> list[Any]:
         return reuse(history, choice)
     except AppError as err:
         raise refuse(err) from err
+
+
+def chosen_files(history: list[dict[str, Any]], choice: Any) -> list[str] | None:
+    """The chosen generation's files, to download again (None: nothing chosen)."""
+    return entry_files(history, choice) or None

@@ -79,11 +79,24 @@ def history_choices(history: list[dict[str, Any]] | None) -> list[str]:
             for entry in reversed(history or [])]
 
 
+def entry_files(history: list[dict[str, Any]] | None, choice: str | None) -> list[str]:
+    """The files (audio, then video) of the entry ``choice`` names that still exist; []
+    for no choice."""
+    entry = _find(history, choice)
+    if entry is None:
+        return []
+    return [path for path in (entry["file"], entry["video"]) if path and Path(path).is_file()]
+
+
+def _find(history: list[dict[str, Any]] | None, choice: str | None) -> dict[str, Any] | None:
+    number = str(choice or "").split(" ", 1)[0].lstrip("#")
+    return next((e for e in history or [] if str(e["number"]) == number), None)
+
+
 def reuse(history: list[dict[str, Any]] | None, choice: str | None) -> list[Any]:
     """The form values (``REUSED_FIELDS`` order) of the entry ``choice`` names."""
-    number = str(choice or "").split(" ", 1)[0].lstrip("#")
-    for entry in history or []:
-        if str(entry["number"]) == number:
-            return [entry["form"].get(name) for name in REUSED_FIELDS]
+    entry = _find(history, choice)
+    if entry is not None:
+        return [entry["form"].get(name) for name in REUSED_FIELDS]
     raise AppError("Choose a generation from the history first (the list under the "
                    "table), then press 'Reuse these settings'.")

@@ -39,7 +39,7 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
 ]
 
-TIMEOUT_MS = 20_000  # for one generation to finish (a few seconds here)
+TIMEOUT_MS = 60_000  # for one generation to finish (a few seconds here)
 
 
 def _browser_or_reason() -> tuple[Any, str | None]:
@@ -186,6 +186,10 @@ def test_reuse_puts_a_generation_back_in_the_form(page):
         "() => document.querySelector('#description textarea').value === 'calm piano'")
     assert page.locator("#seed input").input_value() == "7"
     assert page.locator("#duration input").input_value() == "3"
+    # The chosen generation's files can be downloaded again.
+    page.wait_for_function("() => /calm-piano_7_.*\\.wav/.test("
+                           "document.querySelector('#history-files').innerText"
+                           ".replace(/\\n/g, ''))")
     shot(page, "03-reused")
 
 
@@ -203,7 +207,15 @@ def test_stop_keeps_the_partial_piece(page, server):
     # One progress bar (on the download box), which names the phase.
     page.wait_for_function("() => [...document.querySelectorAll('.progress-level')]"
                            ".some(e => e.innerText.startsWith('Generating: '))")
-    assert page.locator(".progress-bar").count() == 1
+    counts = page.evaluate("""async () => {
+        const counts = [];  // progress bars on the page, every 50 ms for a second
+        for (let i = 0; i < 20; i++) {
+            counts.push(document.querySelectorAll('.progress-bar').length);
+            await new Promise(done => setTimeout(done, 50));
+        }
+        return counts;
+    }""")
+    assert max(counts) == 1, counts
     assert status(page).startswith("Generating")
     shot(page, "04-streaming-with-progress")
     page.locator("#stop").click()

@@ -64,3 +64,12 @@ def test_reuse_without_a_choice_says_what_to_do():
         app_history.reuse([entry(1, seed=1)], None)
     with pytest.raises(AppError, match="Choose a generation"):
         app_history.reuse([], "#3 gone (seed 1)")
+
+
+def test_entry_files_are_the_ones_that_exist(tmp_path):
+    made = tmp_path / "p1.flac"
+    made.write_bytes(b"x")
+    first = {**entry(1, seed=1), "file": str(made), "video": str(tmp_path / "gone.mp4")}
+    history = app_history.add_entry([], first)
+    assert app_history.entry_files(history, "#1 calm piano (seed 1)") == [str(made)]
+    assert app_history.entry_files(history, None) == []
