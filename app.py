@@ -340,13 +340,13 @@ def build_ui(app: MusicGenApp | None = None, **options: Any) -> Any:
                 model = gr.Dropdown(MODEL_CHOICES, value=studio.default_model,
                                     allow_custom_value=True, label="Model (name or local path)",
                                     elem_id="model")
-                text = gr.Textbox(label="Description", lines=2,
+                text = gr.Textbox("", label="Description", lines=2,
                                   placeholder="A relaxed lofi track with electric piano",
                                   elem_id="description")
                 unconditional = gr.Checkbox(
                     False, label="Unconditional (no description: the model's free choice)",
                     elem_id="unconditional")
-                timeline = gr.Textbox(label="Timeline (optional; replaces the description)",
+                timeline = gr.Textbox("", label="Timeline (optional; replaces the description)",
                                       lines=3, placeholder=TIMELINE_HELP, elem_id="timeline")
                 duration = gr.Number(value=10, label="Duration (s, any length)",
                                      elem_id="duration")
@@ -469,7 +469,9 @@ def main(argv: list[str] | None = None) -> None:
             build_parser().error(f"--threads must be >= 1, got {args.threads}")
         import torch
         torch.set_num_threads(args.threads)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    # The app's own log lines (one per refused request) and other libraries' warnings.
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
+    logger.setLevel(logging.INFO)
     studio = MusicGenApp(default_model=args.model, device=args.device,
                          max_duration=args.max_duration, output_dir=args.output_dir,
                          stream=True)

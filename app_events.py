@@ -51,12 +51,17 @@ def generate_handler(studio: "MusicGenApp") -> Callable[..., Iterator[tuple[Any,
 
     tracker = gr.Progress()  # gradio fills it in per request
 
-    # The parameters' names are the /generate endpoint's keyword names.
-    def on_generate(model: Any, text: Any, timeline: Any, melody: Any, prompt_audio: Any,
-                    duration: Any, top_k: Any, top_p: Any, temperature: Any, cfg_coef: Any,
-                    seed: Any, window: Any, stride: Any, melody_policy: Any, precision: Any,
-                    unconditional: Any, audio_format: Any, video: Any,
-                    history: list[dict[str, Any]], request: gr.Request,
+    # The parameters' names are the /generate endpoint's keyword names. The defaults are
+    # the form's (gradio_client takes the component's value), except that a default of
+    # None lets API clients leave out the two uploads.
+    def on_generate(model: Any, text: Any, timeline: Any, melody: Any = None,
+                    prompt_audio: Any = None, duration: Any = 10, top_k: Any = 250,
+                    top_p: Any = 0.0, temperature: Any = 1.0, cfg_coef: Any = "",
+                    seed: Any = -1, window: Any = 0, stride: Any = 0,
+                    melody_policy: Any = "loop", precision: Any = "float32",
+                    unconditional: Any = False, audio_format: Any = "wav", video: Any = True,
+                    history: list[dict[str, Any]] | None = None,
+                    request: gr.Request | None = None,
                     progress: gr.Progress = tracker) -> Iterator[tuple[Any, ...]]:
         try:
             progress(0, desc=f"Loading the model '{model}'")

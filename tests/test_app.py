@@ -485,6 +485,10 @@ def test_server_endpoint_outputs_are_named(client):
         "Waveform video (MP4, settings in its tags)", "Status"]
     names = [p["parameter_name"] for p in generate_api["parameters"]]
     assert names == list(FORM)
+    # Every field is optional for an API client (the form's defaults; no uploads).
+    assert all(p["parameter_has_default"] for p in generate_api["parameters"])
+    _, file, _, status = client.predict(text="calm piano", duration=1, api_name="/generate")
+    assert status.startswith("Done: 1.0 s") and read(file)[0].shape[0] > 0
     assert set(endpoint) == {"/generate", "/stop"}  # the UI's own events stay private
 
 
