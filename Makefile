@@ -4,6 +4,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 DEMO_OUT ?= demo_out
+# The Gradio app and the modules beside it (linted with the package).
+APP_FILES := app.py app_inputs.py app_events.py app_media.py app_history.py
 
 .PHONY: install test test-fast lint demo clean
 
@@ -13,7 +15,7 @@ $(STAMP): setup.py requirements.txt Makefile
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[dev,app]'  # app: gradio, for app.py and its tests
+	$(PY) -m pip install --quiet -e '.[dev,app]'  # app: gradio, Pillow; dev: playwright (chromium: .ci/run)
 	touch $(STAMP)
 
 test: install
@@ -23,8 +25,8 @@ test-fast: install
 	$(PY) -m pytest -q -m "not slow" tests
 
 lint: install
-	$(VENV)/bin/ruff check audiocraft tests scripts benchmarks app.py app_inputs.py
-	$(VENV)/bin/mypy audiocraft app.py app_inputs.py
+	$(VENV)/bin/ruff check audiocraft tests scripts benchmarks $(APP_FILES)
+	$(VENV)/bin/mypy audiocraft $(APP_FILES)
 
 demo: install
 	$(PY) -m audiocraft.data.synth $(DEMO_OUT)/synth --num 3 --duration 8 --seed 0

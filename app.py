@@ -9,8 +9,10 @@ It uses only the public API (``MusicGen.get_pretrained``, ``set_generation_param
 default, so it works offline. Importing this module loads neither gradio nor a model:
 ``build_ui()`` makes the Blocks, ``MusicGenApp`` holds the logic (tested without a
 browser). Inputs a user can get wrong raise ``AppError`` with a message saying what to
-do; the UI shows it and the server keeps running.
-"""
+do; the UI shows it and the server keeps running. Beside this file: ``app_inputs.py``
+checks a request, ``app_events.py`` holds what the buttons do, ``app_media.py`` encodes
+the streamed audio and draws the waveform video, ``app_history.py`` keeps the page's
+history."""
 
 import argparse
 import logging
@@ -23,6 +25,16 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+from app_events import (  # noqa: F401  (require_description re-exported)
+    chosen_files,
+    generate_handler,
+    model_handler,
+    require_description,
+    reuse_settings,
+    show_history,
+)
+from app_history import HISTORY_HEADERS, REUSED_FIELDS
 
 # Checking and parsing the form's values lives beside this file (app_inputs.py); these
 # names stay importable from here (``app.check_inputs``, ``app.AppError``, ...).
@@ -43,6 +55,7 @@ from app_inputs import (  # noqa: F401  (re-exported for app.* users)
     root_models,
     to_int16,
 )
+from app_media import use_pyav_for_streaming, waveform_video
 
 logger = logging.getLogger("audiocraft.app")
 
@@ -51,6 +64,7 @@ MODEL_CHOICES = ["toy", "debug", "facebook/musicgen-small", "facebook/musicgen-m
                  "facebook/musicgen-large", "facebook/musicgen-melody"]
 PRECISIONS = ["float32", "bfloat16", "float16", "int8"]  # audiocraft.models.precision
 PROGRESS_INTERVAL = 0.25  # seconds between progress bar updates
+AUDIO_FORMATS = ("wav", "flac", "mp3", "ogg", "m4a")  # audio_write's, all with tags
 
 
 # ---- models ----
@@ -111,6 +125,9 @@ class MusicGenApp:
                  max_upload_mb: float = MAX_UPLOAD_MB):
         self.model_roots = configured_model_roots(model_roots or [])
         self.max_upload_mb = max_upload_mb
+        # Where uploads may come from (gradio's upload folder, set by build_ui); None: any
+        # readable file (direct calls from Python).
+        self.upload_dirs: list[str] | None = None
         self.default_model = default_model
         self.max_duration = float(max_duration)
         self.output_dir = Path(output_dir or tempfile.mkdtemp(prefix="audiocraft-app-"))
@@ -130,19 +147,33 @@ class MusicGenApp:
         event.set()
         return True
 
+    def can_follow_melody(self, name: str) -> bool:
+        """Whether the model ``name`` has a melody (chroma) conditioner; loads it (it is
+        kept for the next request). ``AppError`` if it cannot be loaded."""
+        return supports_melody(self.models.get(resolve_model(name, self.model_roots)[1]))
+
     def run(self, settings: GenerationSettings, session: str = "local",
             progress: Callable[[float, str], Any] | None = None,
-            precision: str = "float32") -> Iterator[Step]:
-        """Generate ``settings``: a status step, one step per finished window (with its
-        chunk when streaming), then a last step with the written file. ``precision``:
-        the LM's (``PRECISIONS``; float32 is exact, the others faster)."""
+            precision: str = "float32", audio_format: str = "wav",
+            video: bool = False) -> Iterator[Step]:
+        """Generate ``settings``: status steps (loading, generating, writing), one step per
+        finished window (with its chunk when streaming), then a last step with the written
+        file, its waveform video when ``video``, and the settings written into it.
+        ``precision``: the LM's (``PRECISIONS``; float32 is exact, the others faster);
+        ``audio_format``: one of ``AUDIO_FORMATS``. A stop keeps what was made."""
+        if precision not in PRECISIONS:
+            raise AppError(f"Choose a precision among {', '.join(PRECISIONS)}, not "
+                           f"{precision!r}.")
+        if audio_format not in AUDIO_FORMATS:
+            raise AppError(f"Choose a file format among {', '.join(AUDIO_FORMATS)}, not "
+                           f"{audio_format!r}.")
         stop = threading.Event()
         with self._stops_lock:
             self._stops[session] = stop
         try:
-            yield Step(f"Loading {settings.model}...")
+            yield Step(f"Loading the model '{settings.model}'...")
             with self._generation_lock:
-                yield from self._run(settings, stop, progress, precision)
+                yield from self._run(settings, stop, progress, precision, audio_format, video)
         except AppError:
             raise
         except Exception as err:  # the server stays up; the log has the traceback
@@ -197,8 +228,8 @@ class MusicGenApp:
         return model, inputs
 
     def _run(self, settings: GenerationSettings, stop: threading.Event,
-             progress: Callable[[float, str], Any] | None,
-             precision: str = "float32") -> Iterator[Step]:
+             progress: Callable[[float, str], Any] | None, precision: str,
+             audio_format: str, video: bool) -> Iterator[Step]:
         from audiocraft import __version__
         from audiocraft.data.audio import audio_write
         model, inputs = self._prepare(settings, precision)
@@ -215,8 +246,8 @@ class MusicGenApp:
             now = time.monotonic()
             if progress is not None and now - last_report[0] >= PROGRESS_INTERVAL:
                 last_report[0] = now
-                progress(made / max(wanted, 1),
-                         f"{made / model.frame_rate:.1f} of {wanted / model.frame_rate:.1f} s")
+                progress(made / max(wanted, 1), f"Generating: {made / model.frame_rate:.1f} "
+                                                f"of {wanted / model.frame_rate:.1f} s")
 
         model.set_custom_progress_callback(report)
         started = time.time()
@@ -224,20 +255,25 @@ class MusicGenApp:
             stream = model.generate_stream(stop=stop, **inputs)
         except ValueError as err:
             raise AppError(str(err)) from err
+        yield Step(f"Generating: 0.0 of {total:g} s (window 1 of {windows}), seed "
+                   f"{settings.seed}...")
         chunks = []
         made = 0.0
         for chunk in stream:
             wav = chunk.wav[0].cpu()  # [C, n]
             chunks.append(wav)
             made += wav.shape[-1] / sr
-            status = (f"Generating: {made:.1f} of {total:g} s (window {chunk.window + 1} "
-                      f"of {windows}), seed {settings.seed}.")
-            yield Step(status, chunk=(sr, to_int16(wav)) if self.stream else None)
+            status = (f"Generating: {made:.1f} of {total:g} s (window "
+                      f"{min(chunk.window + 1, windows)} of {windows}), seed {settings.seed}.")
+            streamed = (sr, to_int16(wav)) if self.stream and wav.shape[-1] else None
+            yield Step(status, chunk=streamed)
         elapsed = time.time() - started
-        if not chunks:
-            yield Step(f"Stopped before the first window finished: no audio (seed "
-                       f"{settings.seed}).")
+        if not sum(wav.shape[-1] for wav in chunks):
+            yield Step(f"Stopped before any audio was made (seed {settings.seed}): nothing "
+                       "to write.")
             return
+        yield Step(f"Writing the {audio_format.upper()} file"
+                   f"{' and the waveform video' if video else ''}...")
         import torch
         audio = torch.cat(chunks, dim=-1)  # [C, T]
         metadata = {
@@ -254,11 +290,12 @@ class MusicGenApp:
             "melody": Path(settings.melody).name if settings.melody else None,
             "prompt_audio": Path(settings.prompt_audio).name if settings.prompt_audio else None,
             "sample_rate": sr, "generated_seconds": audio.shape[-1] / sr,
-            "interrupted": stream.interrupted,
+            "interrupted": stream.interrupted, "format": audio_format,
         }
         stem = self.output_dir / f"{_slug(str(metadata['title']))}_{settings.seed}_" \
                                  f"{time.strftime('%Y%m%d-%H%M%S')}_{random.randrange(10**6):06d}"
-        path = audio_write(stem, audio, sr, format="wav", metadata=metadata)
+        path = audio_write(stem, audio, sr, format=audio_format, metadata=metadata)
+        movie = self._video(stem, audio, sr, metadata) if video else None
         done = audio.shape[-1] / sr
         if stream.interrupted:
             status = (f"Stopped: {done:.1f} of {total:g} s made in {elapsed:.1f} s, "
@@ -267,7 +304,23 @@ class MusicGenApp:
             status = (f"Done: {done:.1f} s in {elapsed:.1f} s ({windows} window"
                       f"{'s' if windows > 1 else ''} of {model.max_duration:g} s, stride "
                       f"{model.extend_stride:g} s), seed {settings.seed}.")
-        yield Step(status, path=path)
+        yield Step(status, path=path, video=movie, metadata=metadata)
+
+    @staticmethod
+    def _video(stem: Path, audio: Any, sample_rate: int, metadata: dict[str, Any]) -> Path:
+        """The waveform video of ``audio [C, T]``, peak-normalised as the audio file is."""
+        wav = audio.numpy()
+        wav = wav / max(float(abs(wav).max()), 1e-9) * 0.89  # about -1 dB, as audio_write
+        lines = [f"{metadata['model']}, {metadata['generated_seconds']:.1f} s, seed "
+                 f"{metadata['seed']}" + (" (stopped early)" if metadata["interrupted"] else ""),
+                 f"top-k {metadata['top_k']}, top-p {metadata['top_p']:g}, temperature "
+                 f"{metadata['temperature']:g}, CFG {metadata['cfg_coef']}",
+                 f"window {metadata['window']:g} s, stride {metadata['extend_stride']:g} s"]
+        if metadata.get("timeline"):
+            lines.append("timeline: " + " | ".join(f"{start:g}: {text or ''}" for start, text
+                                                   in metadata["timeline"]))
+        return waveform_video(stem.with_name(stem.name + ".mp4"), wav, sample_rate,
+                              str(metadata["title"]), lines, metadata)
 
 
 # ---- the UI ----
@@ -282,36 +335,51 @@ TIMELINE_HELP = "One 'TIME: text' line per change, e.g.\n0: calm piano\n30: ener
 
 def build_ui(app: MusicGenApp | None = None, **options: Any) -> Any:
     """The ``gr.Blocks`` of the app (not launched). ``options`` go to ``MusicGenApp``
-    when ``app`` is None; streaming defaults to on when ffmpeg (which gradio needs to
-    stream audio) is installed."""
+    when ``app`` is None; streaming defaults to on (chunks are encoded with PyAV)."""
     import gradio as gr
 
     from audiocraft.models.longform import MELODY_POLICIES
     if app is None:
-        options.setdefault("stream", shutil.which("ffmpeg") is not None)
+        options.setdefault("stream", True)
         app = MusicGenApp(**options)
     studio = app
+    if studio.stream and not use_pyav_for_streaming() and shutil.which("ffmpeg") is None:
+        logger.warning("this gradio cannot stream audio without ffmpeg: streaming is off")
+        studio.stream = False
+    try:
+        melody_shown = studio.can_follow_melody(studio.default_model)
+    except AppError:
+        melody_shown = False
 
     with gr.Blocks(title="audiocraft: MusicGen of any length") as demo:
+        studio.upload_dirs = [str(demo.GRADIO_CACHE)]
         gr.Markdown(INTRO)
+        history = gr.State([])  # this page's generations (app_history entries)
         with gr.Row():
             with gr.Column():
                 model = gr.Dropdown(MODEL_CHOICES + root_models(studio.model_roots),
                                     value=studio.default_model, allow_custom_value=True,
-                                    label="Model (a name, or a folder of the server's model roots)")
-                text = gr.Textbox(label="Description", lines=2,
-                                  placeholder="A relaxed lofi track with electric piano")
-                timeline = gr.Textbox(label="Timeline (optional; replaces the description)",
-                                      lines=3, placeholder=TIMELINE_HELP)
-                duration = gr.Number(value=10, label="Duration (s, any length)")
+                                    label="Model (a name, or a folder of the server's model "
+                                    "roots)", elem_id="model")
+                text = gr.Textbox("", label="Description", lines=2,
+                                  placeholder="A relaxed lofi track with electric piano",
+                                  elem_id="description")
+                unconditional = gr.Checkbox(
+                    False, label="Unconditional (no description: the model's free choice)",
+                    elem_id="unconditional")
+                timeline = gr.Textbox("", label="Timeline (optional; replaces the description)",
+                                      lines=3, placeholder=TIMELINE_HELP, elem_id="timeline")
+                duration = gr.Number(value=10, label="Duration (s, any length)",
+                                     elem_id="duration")
                 with gr.Row():
-                    melody = gr.Audio(type="filepath", sources=["upload", "microphone"],
-                                      format=None,
-                                      label="Melody (optional; melody models only)")
-                    prompt_audio = gr.Audio(type="filepath", sources=["upload", "microphone"],
-                                            format=None,
-                                            label="Audio prompt to continue (optional)")
-                with gr.Accordion("Sampling", open=False):
+                    # Files, not gr.Audio: the browser's audio box drops a non-audio file
+                    # with a passing toast, and the piece was then made without it. Here
+                    # the server reads it and refuses it with a message.
+                    melody = gr.File(label="Melody (WAV, FLAC, MP3, OGG; melody models)",
+                                     visible=melody_shown, elem_id="melody")
+                    prompt_audio = gr.File(label="Audio prompt to continue (optional)",
+                                           elem_id="prompt-audio")
+                with gr.Accordion("Sampling and output", open=False):
                     with gr.Row():
                         top_k = gr.Number(value=250, precision=0, label="Top-k (0: off)")
                         top_p = gr.Number(value=0.0, label="Top-p (0: off)")
@@ -320,66 +388,70 @@ def build_ui(app: MusicGenApp | None = None, **options: Any) -> Any:
                             value="", label="CFG coefficient (empty: the model's own; "
                             "e.g. 3, or 3,6,6,6: one per codebook)")
                     with gr.Row():
-                        seed = gr.Number(value=-1, precision=0, label="Seed (-1: random)")
-                        window = gr.Number(value=0, label="Window (s; 0: the model's)")
+                        seed = gr.Number(value=-1, precision=0, label="Seed (-1: random)",
+                                         elem_id="seed")
+                        window = gr.Number(value=0, label="Window (s; 0: the model's)",
+                                           elem_id="window")
                         stride = gr.Number(value=0, label="Stride (s; 0: the default)")
                         melody_policy = gr.Dropdown(list(MELODY_POLICIES), value="loop",
-                                                    label="Past the melody's end")
+                                                    label="Past the melody's end",
+                                                    visible=melody_shown)
                         precision = gr.Dropdown(PRECISIONS, value="float32",
                                                 label="Precision (float32 exact; others faster)")
+                    with gr.Row():
+                        audio_format = gr.Dropdown(list(AUDIO_FORMATS), value="wav",
+                                                   label="File format (settings as tags)")
+                        video = gr.Checkbox(True, label="Waveform video (MP4)")
                 with gr.Row():
-                    generate = gr.Button("Generate", variant="primary")
-                    stop = gr.Button("Stop", variant="stop")
+                    generate = gr.Button("Generate", variant="primary", elem_id="generate")
+                    stop = gr.Button("Stop", variant="stop", elem_id="stop")
             with gr.Column():
-                audio = gr.Audio(label="Output", type="filepath", autoplay=studio.stream,
-                                 streaming=studio.stream, interactive=False)
-                file = gr.File(label="Download (WAV with its settings as tags)",
-                               interactive=False)
-                status = gr.Markdown()
-
-        tracker = gr.Progress()  # gradio fills it in per request
-
-        def on_generate(model_name: Any, text_value: Any, timeline_value: Any, melody_path: Any,
-                        prompt_path: Any, duration_value: Any, top_k_value: Any,
-                        top_p_value: Any, temperature_value: Any, cfg_value: Any,
-                        seed_value: Any, window_value: Any, stride_value: Any,
-                        policy_value: Any, precision_value: Any, request: gr.Request,
-                        progress: gr.Progress = tracker) -> Iterator[tuple[Any, ...]]:
-            try:
-                settings = check_inputs(
-                    model_name, text_value, timeline_value, melody_path, prompt_path,
-                    duration_value, top_k_value, top_p_value, temperature_value, cfg_value,
-                    seed_value, window_value, stride_value, policy_value,
-                    max_duration=studio.max_duration, model_roots=studio.model_roots,
-                    upload_dirs=[demo.GRADIO_CACHE], max_upload_mb=studio.max_upload_mb)
-                for message in settings.warnings:
-                    gr.Warning(message)
-                session = getattr(request, "session_hash", None) or "local"
-                if precision_value not in PRECISIONS:
-                    raise AppError(f"Choose a precision among {PRECISIONS}, not "
-                                   f"{precision_value!r}.")
-                for step in studio.run(settings, session,
-                                       lambda done, desc: progress(done, desc=desc),
-                                       precision=str(precision_value)):
-                    path = str(step.path) if step.path is not None else None
-                    shown = step.chunk if studio.stream else path
-                    yield shown, path, step.status
-            except AppError as err:
-                message = public_message(str(err))  # no server path or environment value
-                yield None, None, f"Not generated: {message}"  # the status keeps the reason
-                raise gr.Error(message) from None
+                status = gr.Markdown("Ready.", label="Status", elem_id="status")
+                audio = gr.Audio(label="Output (plays while it is made)", type="filepath",
+                                 autoplay=studio.stream, streaming=studio.stream,
+                                 interactive=False, elem_id="output-audio",
+                                 buttons=[] if studio.stream else None)
+                file = gr.File(label="Download (the audio with its settings as tags)",
+                               interactive=False, elem_id="download")
+                movie = gr.Video(label="Waveform video (MP4, settings in its tags)",
+                                 interactive=False, elem_id="video")
+        with gr.Accordion("History of this page", open=True):
+            table = gr.Dataframe(headers=HISTORY_HEADERS, value=[], interactive=False,
+                                 wrap=True, label="Generations since the page was opened",
+                                 elem_id="history")
+            with gr.Row():
+                chosen = gr.Dropdown([], label="Generation", elem_id="history-choice",
+                                     scale=3)
+                reuse_button = gr.Button("Reuse these settings", elem_id="reuse", scale=1)
+            past_files = gr.File(label="Files of this generation", file_count="multiple",
+                                 interactive=False, elem_id="history-files")
 
         def on_stop(request: gr.Request) -> str:
             session = getattr(request, "session_hash", None) or "local"
             if studio.stop(session):
-                return "Stopping after the current step..."
+                return "Stopping after the current step: what was made is kept..."
             return "Nothing is being generated."
 
         inputs = [model, text, timeline, melody, prompt_audio, duration, top_k, top_p,
-                  temperature, cfg_coef, seed, window, stride, melody_policy, precision]
-        generate.click(on_generate, inputs, [audio, file, status], api_name="generate",
-                       concurrency_limit=1)
+                  temperature, cfg_coef, seed, window, stride, melody_policy, precision,
+                  unconditional, audio_format, video]
+        outputs = [audio, file, movie, status, history]
+        generate.click(generate_handler(studio), [*inputs, history], outputs,
+                       api_name="generate", concurrency_limit=1,
+                       show_progress_on=[file]).then(
+            show_history, history, [table, chosen], api_visibility="private",
+            show_progress="hidden")
         stop.click(on_stop, None, status, api_name="stop", concurrency_limit=None)
+        model.change(model_handler(studio), model, [melody, melody_policy, status],
+                     api_visibility="private", show_progress_on=[status])
+        reused = [model, text, timeline, duration, top_k, top_p, temperature, cfg_coef, seed,
+                  window, stride, melody_policy, precision, unconditional, audio_format, video]
+        assert len(reused) == len(REUSED_FIELDS)
+        # Instant events show no progress bar: the generation's is the only one.
+        reuse_button.click(reuse_settings, [history, chosen], reused, api_visibility="private",
+                           show_progress="hidden")
+        chosen.change(chosen_files, [history, chosen], past_files, api_visibility="private",
+                      show_progress="hidden")
     return demo
 
 
@@ -468,9 +540,18 @@ def main(argv: list[str] | None = None) -> None:
     if args.max_params is not None:
         from audiocraft.models.model_size import set_max_params
         set_max_params(int(args.max_params))
-    demo = build_ui(default_model=args.model, device=args.device,
-                    max_duration=args.max_duration, output_dir=args.output_dir,
-                    model_roots=args.model_root, max_upload_mb=args.max_upload_mb)
+    # The app's own log lines (one per refused request) and other libraries' warnings.
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
+    logger.setLevel(logging.INFO)
+    studio = MusicGenApp(default_model=args.model, device=args.device,
+                         max_duration=args.max_duration, output_dir=args.output_dir,
+                         stream=True, model_roots=args.model_root,
+                         max_upload_mb=args.max_upload_mb)
+    try:  # a model that cannot load fails here, not at the first click
+        studio.models.get(resolve_model(args.model, studio.model_roots)[1])
+    except AppError as err:
+        parser.error(f"--model {args.model}: {err}")
+    demo = build_ui(studio)
     allowed = [str(Path(args.output_dir).resolve())] if args.output_dir else None
     launch(demo, args.listen, args.server_port, args.share, args.inbrowser,
            args.queue_size, args.max_upload_mb, allowed)

@@ -72,11 +72,14 @@ class GenerationSettings:
 @dataclass
 class Step:
     """What one step of a generation shows: a streamed chunk ``(sample_rate, int16
-    [n, C])``, the finished file, and a status line."""
+    [n, C])``, the finished file (and its waveform video), a status line, and the
+    settings written into the file (``metadata``, on the last step)."""
 
     status: str
     chunk: tuple[int, Any] | None = None
     path: Path | None = None
+    video: Path | None = None
+    metadata: dict[str, Any] | None = None
 
 
 # ---- checking inputs ----
@@ -345,9 +348,10 @@ def read_audio_input(path: str, what: str,
         raise AppError(f"The {what} file {Path(path).name} is longer than this app's limit "
                        f"of {max_seconds:g} s: upload a shorter excerpt.") from err
     except (RuntimeError, ValueError, OSError) as err:
-        raise AppError(f"Cannot read the {what} file {Path(path).name} "
-                       f"({public_message(str(err))}): upload a WAV, FLAC, MP3 or OGG "
-                       "file.") from err
+        # The reader's own message names the server's temporary path and gives advice
+        # for data-set files: say it in the user's terms instead.
+        raise AppError(f"Cannot read the {what} file {Path(path).name}: it is not audio, "
+                       "or it is damaged. Upload a WAV, FLAC, MP3 or OGG file.") from err
     if wav.shape[-1] == 0:
         raise AppError(f"The {what} file {Path(path).name} holds no audio: upload another.")
     return wav, sample_rate

@@ -31,8 +31,13 @@ setup(
             "nbclient>=0.9",
             "ipykernel>=6",
             "wandb>=0.16",  # the wandb logger is tested (offline mode, no account)
+            # The app's browser test drives the system's chromium (apt-get install
+            # chromium; .ci/run does it); playwright's own browser download is not used.
+            "playwright>=1.40",
         ],
-        "app": ["gradio>=4"],
+        # gradio 6: the app's event options and its streamed audio (encoded with PyAV,
+        # from requirements.txt); Pillow draws the waveform video.
+        "app": ["gradio>=6", "Pillow>=10.1"],
         # The metric backbones need no extra package: CLAP and the AudioSet classifier (AST)
         # come through transformers, VGGish is built in (torchvggish's import needs resampy
         # and numba, and it downloads at construction). Weights are local files only.

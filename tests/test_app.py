@@ -27,10 +27,13 @@ pytestmark = [  # gradio's queue under pandas 3; not ours
     pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
 ]
 
-# Defaults of the form, in the order of the /generate endpoint's inputs.
+# Defaults of the form, in the order of the /generate endpoint's inputs; the first
+# CHECKED go to check_inputs.
 FORM = {"model": "toy", "text": "calm piano", "timeline": "", "melody": None,
         "prompt_audio": None, "duration": 1, "top_k": 250, "top_p": 0.0, "temperature": 1.0,
-        "cfg_coef": "", "seed": 7, "window": 0, "stride": 0, "melody_policy": "loop"}
+        "cfg_coef": "", "seed": 7, "window": 0, "stride": 0, "melody_policy": "loop",
+        "precision": "float32", "unconditional": False, "audio_format": "wav", "video": False}
+CHECKED = 14
 
 
 def form(**changes):
@@ -38,7 +41,7 @@ def form(**changes):
 
 
 def settings(**changes) -> app.GenerationSettings:
-    return app.check_inputs(*form(**changes))
+    return app.check_inputs(*form(**changes)[:CHECKED])
 
 
 # ---- timeline text (shared with the CLI) ----
@@ -132,14 +135,21 @@ def test_check_inputs_says_what_to_fix(changes, message):
 
 
 def test_duration_limit_is_configurable():
-    assert app.check_inputs(*form(duration=700), max_duration=800).duration == 700
+    assert app.check_inputs(*form(duration=700)[:CHECKED], max_duration=800).duration == 700
 
 
 def test_unreadable_audio_is_a_clear_error(tmp_path):
     broken = tmp_path / "broken.wav"
     broken.write_bytes(b"RIFF not really audio")
-    with pytest.raises(app.AppError, match="Cannot read the melody file broken.wav"):
+    with pytest.raises(app.AppError, match="Cannot read the melody file broken.wav") as info:
         app.read_audio_input(str(broken), "melody")
+    # The user's terms: no server path, no advice meant for data-set manifests.
+    assert str(tmp_path) not in str(info.value) and "manifest" not in str(info.value)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not music")
+    with pytest.raises(app.AppError, match="notes.txt: it is not audio, or it is damaged. "
+                                           "Upload a WAV"):
+        app.read_audio_input(str(notes), "melody")
     with pytest.raises(app.AppError, match="was not found"):
         app.read_audio_input(str(tmp_path / "gone.wav"), "melody")
     empty = tmp_path / "empty.wav"
@@ -225,12 +235,47 @@ def test_stop_keeps_what_was_made(tmp_path):
     steps = []
     for step in studio.run(settings(duration=5, window=1), "s"):
         steps.append(step)
-        if step.status.startswith("Generating"):
+        if step.status.startswith("Generating") and not step.status.startswith(
+                "Generating: 0.0 of"):  # a window is made
             assert studio.stop("s")
     wav, sr = sf.read(steps[-1].path)
     assert steps[-1].status.startswith("Stopped:")
     assert 0 < len(wav) < 5 * sr
     assert not studio.stop("s")  # the finished run is forgotten
+
+
+def test_a_stop_inside_the_first_window_writes_what_the_engine_returns(tmp_path,
+                                                                        monkeypatch):
+    """The engine hands out the frames made before a stop inside a window as a last
+    chunk, with ``interrupted`` set: the app writes, shows and records that piece."""
+    from audiocraft.models.longform import AudioChunk
+    from audiocraft.models.musicgen import MusicGen
+
+    studio = app.MusicGenApp(device="cpu", output_dir=tmp_path, stream=True)
+    samples = int(0.4 * studio.models.get("toy").sample_rate)
+
+    class PartialStream:
+        interrupted = False
+
+        def __iter__(self):
+            self.interrupted = True
+            wav = 0.1 * torch.sin(torch.arange(samples) / 10.0)  # 0.4 s
+            yield AudioChunk(wav[None, None], 0.0, 0, torch.zeros(1, 4, 20, dtype=torch.long))
+
+    monkeypatch.setattr(MusicGen, "generate_stream", lambda self, **kwargs: PartialStream())
+    steps = list(studio.run(settings(duration=10), "s", video=True))
+    streamed = [step.chunk for step in steps if step.chunk is not None]
+    assert len(streamed) == 1 and streamed[0][1].shape == (samples, 1)
+    last = steps[-1]
+    assert last.status.startswith("Stopped: 0.4 of 10 s made")
+    assert sf.info(last.path).frames == samples and last.video.exists()
+    assert last.metadata["interrupted"] is True and last.metadata["generated_seconds"] == 0.4
+
+
+def test_bad_precision_is_refused(tmp_path):
+    studio = app.MusicGenApp(device="cpu", output_dir=tmp_path)
+    with pytest.raises(app.AppError, match="Choose a precision among float32, bfloat16"):
+        list(studio.run(settings(), "s", precision="float8"))
 
 
 def test_melody_needs_a_melody_model(tmp_path):
@@ -253,6 +298,67 @@ def test_unexpected_failure_is_reported_not_raised(tmp_path, monkeypatch):
     with pytest.raises(app.AppError, match=r"Generation failed \(OSError: No space left"):
         list(studio.run(settings(), "s"))
     assert not studio.stop("s")  # the failed run is forgotten
+
+
+def test_empty_description_needs_unconditional():
+    with pytest.raises(app.AppError, match="The description is empty.*tick 'Unconditional'"):
+        app.require_description(settings(text="  "), unconditional=False)
+    app.require_description(settings(text=""), unconditional=True)
+    app.require_description(settings(text="", timeline="0: a"), unconditional=False)
+
+
+def test_status_follows_the_phases(tmp_path):
+    studio = app.MusicGenApp(device="cpu", output_dir=tmp_path)
+    statuses = [step.status for step in studio.run(settings(duration=2, window=1), "s")]
+    assert statuses[0] == "Loading the model 'toy'..."
+    assert statuses[1] == "Generating: 0.0 of 2 s (window 1 of 3), seed 7..."
+    made = [float(re.match(r"Generating: ([\d.]+) of 2 s \(window \d of 3\)", s)[1])
+            for s in statuses[2:-2]]  # one per window, growing (codec latency aside)
+    assert len(made) == 3 and 0 < made[0] < made[1] < made[2] == 2.0
+    assert statuses[-2] == "Writing the WAV file..."
+    assert statuses[-1].startswith("Done: 2.0 s")
+
+
+@pytest.mark.parametrize("audio_format", ["flac", "mp3"])
+def test_every_download_carries_its_settings(tmp_path, audio_format):
+    import av
+    studio = app.MusicGenApp(device="cpu", output_dir=tmp_path)
+    last = list(studio.run(settings(duration=1), "s", audio_format=audio_format,
+                           video=True))[-1]
+    assert last.path.suffix == f".{audio_format}" and last.metadata["format"] == audio_format
+    with sf.SoundFile(last.path) as written:
+        assert written.title == "calm piano"
+        assert json.loads(written.comment)["seed"] == 7
+    with av.open(str(last.video)) as video:
+        tags = json.loads(video.metadata["comment"])
+        assert video.metadata["title"] == "calm piano"
+        assert video.streams.video and video.streams.audio
+    assert tags["seed"] == 7 and tags["model"] == "toy" and tags["top_k"] == 250
+    with pytest.raises(app.AppError, match="Choose a file format among wav, flac"):
+        list(studio.run(settings(), "s", audio_format="exe"))
+
+
+def test_melody_box_hidden_for_models_without_melody(tmp_path):
+    def melody_visible(demo) -> bool:
+        melody, = [c for c in demo.config["components"]
+                   if c["props"].get("elem_id") == "melody"]
+        return bool(melody["props"]["visible"])
+
+    studio = app.MusicGenApp(device="cpu", output_dir=tmp_path)
+    assert not melody_visible(app.build_ui(studio))
+    from tiny_hf_models import save_tiny_musicgen
+    folder = tmp_path / "tiny-melody"
+    save_tiny_musicgen(folder, melody=True)
+    studio = app.MusicGenApp(default_model=str(folder), device="cpu", output_dir=tmp_path)
+    assert studio.can_follow_melody(str(folder))
+    assert melody_visible(app.build_ui(studio))
+
+
+def test_unknown_model_fails_at_startup(capsys):
+    with pytest.raises(SystemExit) as info:
+        app.main(["--model", "nosuch"])
+    assert info.value.code == 2
+    assert "--model nosuch: Could not load the model 'nosuch'" in capsys.readouterr().err
 
 
 # ---- the real server over HTTP ----
@@ -291,7 +397,7 @@ def read(path: str) -> tuple[np.ndarray, int]:
 
 
 def test_server_generates_the_requested_duration(client):
-    audio, file, status = generate(client, duration=1)
+    audio, file, _, status = generate(client, duration=1)
     wav, sr = read(file)
     assert wav.shape[0] == sr  # 1 s
     assert np.array_equal(read(audio)[0], wav)
@@ -299,7 +405,7 @@ def test_server_generates_the_requested_duration(client):
 
 
 def test_server_long_form_beyond_the_window(client):
-    _, file, status = generate(client, duration=2, window=1, stride=0.5)
+    _, file, _, status = generate(client, duration=2, window=1, stride=0.5)
     wav, sr = read(file)
     assert wav.shape[0] == 2 * sr
     windows = re.search(r"\((\d+) windows of 1 s, stride 0.5 s\)", status)
@@ -315,13 +421,13 @@ def test_server_same_seed_same_audio(client):
 
 
 def test_server_timeline_and_continuation(client, tmp_path):
-    _, file, status = generate(client, text="", timeline="0: calm piano\n0.6: drums",
+    _, file, _, status = generate(client, text="", timeline="0: calm piano\n0.6: drums",
                                duration=1.2, window=1)
     wav, sr = read(file)
     assert wav.shape[0] == int(round(1.2 * sr)) and status.startswith("Done")
     prompt = tmp_path / "prompt.wav"
     sf.write(prompt, 0.1 * np.sin(np.arange(sr // 2) / 10), sr)
-    _, file, _ = generate(client, prompt_audio=handle_file(str(prompt)), duration=1)
+    _, file, _, _ = generate(client, prompt_audio=handle_file(str(prompt)), duration=1)
     assert read(file)[0].shape[0] == sr
 
 
@@ -330,7 +436,7 @@ def test_server_local_melody_model_follows_a_melody(client, tmp_path, model_root
     save_tiny_musicgen(model_root / "tiny-melody", melody=True)  # a folder of a model root
     tune = tmp_path / "tune.wav"
     sf.write(tune, 0.3 * np.sin(2 * np.pi * 440 * np.arange(16000) / 16000), 16000)
-    _, file, status = generate(client, model="tiny-melody", melody=handle_file(str(tune)),
+    _, file, _, status = generate(client, model="tiny-melody", melody=handle_file(str(tune)),
                                duration=1)
     wav, sr = read(file)
     assert wav.shape[0] == sr and status.startswith("Done")
@@ -357,8 +463,8 @@ def test_server_bad_request_then_good_one(client, tmp_path, changes, message):
     job = client.submit(*form(**changes), api_name="/generate")
     with pytest.raises(ClientAppError, match=message):
         job.result(timeout=60)
-    assert job.outputs()[-1][2].startswith("Not generated: ")  # the status says why
-    _, file, status = generate(client, duration=1)  # the server is still up
+    assert job.outputs()[-1][3].startswith("Not generated: ")  # the status says why
+    _, file, _, status = generate(client, duration=1)  # the server is still up
     assert read(file)[0].shape[0] > 0 and status.startswith("Done")
 
 
@@ -366,11 +472,39 @@ def test_server_stop_button_interrupts(client):
     assert client.predict(api_name="/stop") == "Nothing is being generated."
     job = client.submit(*form(duration=60, window=1), api_name="/generate")
     deadline = time.time() + 60
-    while not any(str(out[2]).startswith("Generating") for out in job.outputs()):
+    while not any(re.match(r"Generating: [1-9]", str(out[3])) for out in job.outputs()):
         assert time.time() < deadline and not job.done(), "no progress reported"
         time.sleep(0.05)
     assert client.predict(api_name="/stop").startswith("Stopping")
-    _, file, status = job.result(timeout=60)
+    _, file, _, status = job.result(timeout=60)
     wav, sr = read(file)
     assert status.startswith("Stopped:")
     assert 0 < wav.shape[0] < 60 * sr
+
+
+def test_server_endpoint_outputs_are_named(client):
+    endpoint = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+    generate_api = endpoint["/generate"]
+    assert [r["label"] for r in generate_api["returns"]] == [
+        "Output (plays while it is made)", "Download (the audio with its settings as tags)",
+        "Waveform video (MP4, settings in its tags)", "Status"]
+    names = [p["parameter_name"] for p in generate_api["parameters"]]
+    assert names == list(FORM)
+    # Every field is optional for an API client (the form's defaults; no uploads).
+    assert all(p["parameter_has_default"] for p in generate_api["parameters"])
+    _, file, _, status = client.predict(text="calm piano", duration=1, api_name="/generate")
+    assert status.startswith("Done: 1.0 s") and read(file)[0].shape[0] > 0
+    assert set(endpoint) == {"/generate", "/stop"}  # the UI's own events stay private
+
+
+def test_server_refused_request_is_one_log_line(client, caplog, capfd):
+    caplog.set_level("INFO", logger="audiocraft.app")
+    with pytest.raises(ClientAppError, match="The description is empty"):
+        generate(client, text="")
+    refused = [r.getMessage() for r in caplog.records if r.name == "audiocraft.app"]
+    assert refused == ["request not generated: The description is empty: describe the "
+                       "music (e.g. 'calm piano'), write a timeline, or tick "
+                       "'Unconditional' to generate without one."]
+    assert "Traceback" not in capfd.readouterr().err
+    _, file, _, status = generate(client, text="", unconditional=True)
+    assert read(file)[0].shape[0] > 0 and status.startswith("Done")
