@@ -64,7 +64,8 @@ def generate_handler(studio: "MusicGenApp") -> Callable[..., Iterator[tuple[Any,
                     request: gr.Request | None = None,
                     progress: gr.Progress = tracker) -> Iterator[tuple[Any, ...]]:
         try:
-            progress(0, desc=f"Loading the model '{model}'")
+            # Only the checked name is shown (a refused one may be a server path).
+            progress(0, desc="Checking the request")
             settings = check_inputs(model, text, timeline, melody, prompt_audio, duration,
                                     top_k, top_p, temperature, cfg_coef, seed, window, stride,
                                     melody_policy, max_duration=studio.max_duration,
@@ -78,7 +79,7 @@ def generate_handler(studio: "MusicGenApp") -> Callable[..., Iterator[tuple[Any,
             # The engine reports progress from its own thread: gradio finds the request's
             # progress bar through context variables, so carry them over.
             context = contextvars.copy_context()
-            last: list[Any] = [0.0, f"Loading the model '{model}'"]  # the bar's state
+            last: list[Any] = [0.0, f"Loading the model '{settings.model}'"]  # the bar's state
 
             def report(done: float, desc: str) -> None:
                 last[:] = [done, desc]

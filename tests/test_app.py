@@ -349,8 +349,9 @@ def test_melody_box_hidden_for_models_without_melody(tmp_path):
     from tiny_hf_models import save_tiny_musicgen
     folder = tmp_path / "tiny-melody"
     save_tiny_musicgen(folder, melody=True)
-    studio = app.MusicGenApp(default_model=str(folder), device="cpu", output_dir=tmp_path)
-    assert studio.can_follow_melody(str(folder))
+    studio = app.MusicGenApp(default_model="tiny-melody", device="cpu", output_dir=tmp_path,
+                             model_roots=[tmp_path])
+    assert studio.can_follow_melody("tiny-melody")
     assert melody_visible(app.build_ui(studio))
 
 

@@ -67,13 +67,19 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory) -> Iterator[tuple[str, Path]]:
+def model_root(tmp_path_factory) -> Path:
+    """The server's model root: the page may name the model folders in it."""
+    return tmp_path_factory.mktemp("browser_models")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, model_root) -> Iterator[tuple[str, Path]]:
     torch.set_num_threads(1)
     output_dir = tmp_path_factory.mktemp("browser_out")
-    studio = app.MusicGenApp(device="cpu", output_dir=output_dir, stream=True)
+    studio = app.MusicGenApp(device="cpu", output_dir=output_dir, stream=True,
+                             model_roots=[model_root])
     demo = app.build_ui(studio)
-    demo.queue().launch(prevent_thread_lock=True, server_name="127.0.0.1",
-                        server_port=free_port(), quiet=True)
+    app.launch(demo, port=free_port(), prevent_thread_lock=True, quiet=True)
     try:
         yield demo.local_url, output_dir
     finally:
@@ -263,15 +269,14 @@ def test_bad_inputs_give_messages(page, server, tmp_path):
     shot(page, "08-negative-duration")
 
 
-def test_melody_box_follows_the_model(page, tmp_path):
+def test_melody_box_follows_the_model(page, tmp_path, model_root):
     from tiny_hf_models import save_tiny_musicgen
-    folder = tmp_path / "tiny-melody"
-    save_tiny_musicgen(folder, melody=True)
+    save_tiny_musicgen(model_root / "tiny-melody", melody=True)
     tune = tmp_path / "tune.wav"
     sf.write(tune, 0.3 * np.sin(2 * np.pi * 440 * np.arange(16000) / 16000), 16000)
     assert not page.locator("#melody").is_visible()
     model = page.locator("#model input")
-    model.fill(str(folder))
+    model.fill("tiny-melody")  # a folder of the server's model root, by name
     model.press("Enter")
     page.locator("#melody").wait_for(state="visible")
     wait_status(page, "can follow a melody")

@@ -42,11 +42,12 @@ QUEUE_SIZE = 2
 SENT = {"requests": 0}  # what this module sends, for the closing figure
 FIELDS = ["model", "text", "timeline", "melody", "prompt_audio", "duration", "top_k",
           "top_p", "temperature", "cfg_coef", "seed", "window", "stride", "melody_policy",
-          "precision"]
+          "precision", "unconditional", "audio_format", "video"]
 FORM = {"model": "toy", "text": "calm piano", "timeline": "", "melody": None,
         "prompt_audio": None, "duration": 0.5, "top_k": 250, "top_p": 0.0,
         "temperature": 1.0, "cfg_coef": "", "seed": 7, "window": 0, "stride": 0,
-        "melody_policy": "loop", "precision": "float32"}
+        "melody_policy": "loop", "precision": "float32", "unconditional": False,
+        "audio_format": "wav", "video": False}
 
 
 def form(**changes):
@@ -111,7 +112,7 @@ def raw_generate(server, values: list) -> tuple[bool, str, str]:
     files or numbers): ``(success, error message, everything the server sent)``."""
     SENT["requests"] += 1
     url, session = server["url"], uuid.uuid4().hex[:12]
-    body = {"data": values, "fn_index": server["fn_index"], "session_hash": session,
+    body = {"data": [*values, None], "fn_index": server["fn_index"], "session_hash": session,
             "event_data": None, "trigger_id": None}
     joined = httpx.post(url + "gradio_api/queue/join", timeout=30,
                         content=json.dumps(body, allow_nan=True),
@@ -156,7 +157,7 @@ def uploaded(server, path: Path) -> dict:
 
 
 def server_is_up(server) -> None:
-    _, file, status = server["client"].predict(*form(duration=0.5), api_name="/generate")
+    _, file, _, status = server["client"].predict(*form(duration=0.5), api_name="/generate")
     assert status.startswith("Done") and sf.info(file).frames > 0
 
 
@@ -264,7 +265,7 @@ def test_every_form_value_is_checked_over_http(server, changes, message):
 
 def test_interpolations_in_the_description_are_plain_text(server):
     text = f"${{oc.env:{SECRET_VAR}}} and $HOME"
-    _, file, status = server["client"].predict(*form(text=text), api_name="/generate")
+    _, file, _, status = server["client"].predict(*form(text=text), api_name="/generate")
     settings = Path(f"{file}.json").read_text() if Path(f"{file}.json").exists() else ""
     assert status.startswith("Done") and SECRET not in status + settings
     assert json.loads(settings)["prompt"] == text if settings else True
@@ -282,7 +283,7 @@ def test_many_concurrent_requests_are_queued_or_refused(server):
     done, refused_full, other = 0, 0, []
     for job in jobs:
         try:
-            _, file, status = job.result(timeout=120)
+            _, file, _, status = job.result(timeout=120)
             assert status.startswith("Done")
             done += 1
         except Exception as err:  # noqa: BLE001  (we count what each request got)

@@ -42,9 +42,10 @@ def test_app_run_loads_the_model_in_the_precision(tmp_path):
 
 
 def test_server_precision_control(client):  # noqa: F811
-    shown, path, status = client.predict(*form(model="debug", duration=1), "float16",
-                                         api_name="/generate")
+    shown, path, _, status = client.predict(
+        *form(model="debug", duration=1, precision="float16"), api_name="/generate")
     wav, sr = sf.read(path)
     assert wav.shape[0] == sr and np.isfinite(wav).all()
     with pytest.raises(Exception, match="choices"):  # gradio checks the dropdown
-        client.predict(*form(model="debug", duration=1), "int4", api_name="/generate")
+        client.predict(*form(model="debug", duration=1, precision="int4"),
+                       api_name="/generate")
