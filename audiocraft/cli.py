@@ -13,6 +13,7 @@ clear line and exit with status 2. File naming and writing: ``cli_output``.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import shlex
 import signal
@@ -185,6 +186,8 @@ def run_generate(args: argparse.Namespace) -> int:
             f"The prompt audio ({prompt_audio[0].shape[-1] / prompt_audio[1]:.1f} s) is not "
             f"shorter than --duration ({args.duration} s): ask for a longer piece.")
 
+    if not args.stream:
+        _check_memory(args.duration, count, model.sample_rate, model.audio_channels)
     settings: dict[str, Any] = {
         "software": f"audiocraft {__version__}",
         "model": args.model, "precision": args.precision,
@@ -202,11 +205,16 @@ def run_generate(args: argparse.Namespace) -> int:
     metadata = [{**settings, "title": text or (timeline[0][1] if timeline else None)
                  or "audiocraft", "prompt": text, "sample": i, "file": paths[i].name}
                 for i, text in enumerate(samples)]
-    stop = threading.Event()
+    stop, making = threading.Event(), threading.Event()
     bar = ProgressBar(args.duration, enabled=not args.quiet)
     fr = model.frame_rate
-    model.set_custom_progress_callback(lambda made, total: bar.update(made / fr))
-    previous = signal.signal(signal.SIGINT, _stop_on_interrupt(stop))
+
+    def progress(made: int, total: int) -> None:
+        making.set()
+        bar.update(made / fr)
+
+    model.set_custom_progress_callback(progress)
+    previous = signal.signal(signal.SIGINT, _stop_on_interrupt(stop, making))
     started = time.time()
     try:
         stream = model.generate_stream(
@@ -221,6 +229,11 @@ def run_generate(args: argparse.Namespace) -> int:
         write = write_streamed if args.stream else write_whole
         written, seconds = write(stream, paths, format, metadata, model.sample_rate,
                                  model.audio_channels)
+    except KeyboardInterrupt:
+        bar.close()
+        print("\naborted: the output was not finished" if making.is_set() else
+              "\nstopped before any audio was made: nothing written", file=sys.stderr)
+        return 130
     finally:
         signal.signal(signal.SIGINT, previous)
         bar.close()
@@ -260,9 +273,26 @@ def _number_list(value: float | Sequence[float]) -> str:
     return ",".join(f"{v:g}" for v in value)
 
 
-def _stop_on_interrupt(stop: threading.Event) -> Any:
+def _check_memory(duration: float, count: int, sample_rate: int, channels: int) -> None:
+    """Refuse a piece whose audio, held until the end, would not fit in memory."""
+    needed = 2 * 4 * duration * sample_rate * channels * count  # float32 chunks + their join
+    try:
+        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # not on every platform
+        return
+    if needed > total / 2:
+        raise UsageError(
+            f"{duration:g} s x {count} piece(s) would hold about {needed / 1e9:.1f} GB of audio "
+            f"in memory until the end (this machine has {total / 1e9:.1f} GB): add --stream "
+            "to write it as it is made in bounded memory, or ask for a shorter --duration.")
+
+
+def _stop_on_interrupt(stop: threading.Event, making: threading.Event | None = None) -> Any:
+    """SIGINT handler: the first Ctrl-C sets ``stop`` (generation ends after the current
+    step and what was made is written); before anything is being made (``making`` not
+    set: loading, planning) or on a second Ctrl-C, it interrupts at once."""
     def handler(signum: int, frame: FrameType | None) -> None:
-        if stop.is_set():  # a second Ctrl-C: give up at once
+        if stop.is_set() or (making is not None and not making.is_set()):
             raise KeyboardInterrupt
         print("\nstopping after the current step (what was made is kept); Ctrl-C again "
               "to abort", file=sys.stderr)

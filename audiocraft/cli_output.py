@@ -14,6 +14,7 @@ the streamed one, reading the spool a block at a time (memory stays bounded).
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -109,24 +110,23 @@ def write_streamed(stream: GenerationStream, paths: list[Path], format: str,
                          f"{', '.join(STREAMABLE)}, or leave out --stream.")
     spools = [p.with_name(f".{p.name}.spool.f32") for p in paths]
     peaks = [torch.zeros((), dtype=torch.float32) for _ in paths]
-    tags = [metadata_tags(m) for m in metadata]
-    writers = [StreamingAudioWriter(p, sample_rate, channels, format, t)
-               for p, t in zip(paths, tags)]
-    files = [open(s, "wb") for s in spools]
+    writers: list[StreamingAudioWriter] = []
     try:
-        for chunk in stream:
-            for i, wav in enumerate(chunk.wav.float()):  # [C, n]
-                writers[i].write(wav)
-                if wav.shape[-1]:
-                    peaks[i] = torch.maximum(peaks[i], wav.abs().max())
-                files[i].write(wav.T.contiguous().numpy().tobytes())  # [n, C] interleaved
-    finally:
-        for writer in writers:
-            writer.close()
-        for f in files:
-            f.close()
-    seconds = writers[0].samples / sample_rate
-    try:
+        writers = [StreamingAudioWriter(p, sample_rate, channels, format, metadata_tags(m))
+                   for p, m in zip(paths, metadata)]
+        with contextlib.ExitStack() as files:
+            spooled = [files.enter_context(open(s, "wb")) for s in spools]
+            try:
+                for chunk in stream:
+                    for i, wav in enumerate(chunk.wav.float()):  # [C, n]
+                        writers[i].write(wav)
+                        if wav.shape[-1]:
+                            peaks[i] = torch.maximum(peaks[i], wav.abs().max())
+                        spooled[i].write(wav.T.contiguous().numpy().tobytes())  # [n, C]
+            finally:
+                for writer in writers:
+                    writer.close()
+        seconds = writers[0].samples / sample_rate
         if writers[0].samples == 0:
             for path in paths:
                 path.unlink(missing_ok=True)
