@@ -260,8 +260,7 @@ _run_folder: Path | None = None  # set by `main`, for the hint after a Ctrl-C
 
 def resume_hint(folder: Path | None) -> str:
     """What re-running the same command does for the run in ``folder``."""
-    checkpoints = sorted((folder / "checkpoints").glob("*.ckpt")) if folder else []
-    if checkpoints:
+    if folder is not None and any((folder / "checkpoints").glob("*.ckpt")):
         return (f"run the same command again to resume from the last checkpoint "
                 f"(in {folder / 'checkpoints'}).")
     return ("no checkpoint was saved yet (one every checkpoint.save_every steps): the same "
