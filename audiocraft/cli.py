@@ -308,6 +308,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, MissingWeightsError, CheckpointError, ValueError) as err:
         print(f"audiocraft {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # while loading the model, before generation started
+        print("\ninterrupted before any audio was made: nothing written", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

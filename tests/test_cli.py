@@ -166,6 +166,16 @@ def test_ctrl_c_stops_after_the_current_step():
         handler(2, None)
 
 
+def test_ctrl_c_while_loading_exits_130_without_a_traceback(tmp_path, monkeypatch, capsys):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli.MusicGen, "get_pretrained", interrupted)
+    assert run("rain", "--out", str(tmp_path / "x.wav"), *FAST) == 130
+    err = capsys.readouterr().err
+    assert "interrupted before any audio was made" in err and "Traceback" not in err
+
+
 def test_huge_duration_held_in_memory_is_refused_with_the_way_out(tmp_path, capsys):
     args = ["rain", "--duration", "1e9", "--out", str(tmp_path / "x.wav"), *FAST]
     assert run(*args) == 2
