@@ -23,7 +23,7 @@ def test_cli_generates_in_a_precision_and_records_it(tmp_path, precision):
                "--precision", precision, *FAST) == 0
     wav, sr = sf.read(out)
     assert wav.shape == (2 * sr,) and np.isfinite(wav).all()
-    assert json.loads((tmp_path / "song.json").read_text())["precision"] == precision
+    assert json.loads((tmp_path / "song.wav.json").read_text())["precision"] == precision
 
 
 def test_cli_rejects_an_unknown_precision(tmp_path, capsys):
