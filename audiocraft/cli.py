@@ -1,33 +1,44 @@
 """The ``audiocraft`` command line.
 
-``audiocraft generate "PROMPT" --duration SEC --model NAME_OR_PATH --out FILE [...]``
-makes music of any length with the MusicGen API, shows a progress bar (generated
+``audiocraft generate "PROMPT" ["PROMPT" ...] --duration SEC --model NAME_OR_PATH --out FILE
+[...]`` makes music of any length with the MusicGen API, shows a progress bar (generated
 seconds and time left), and writes the audio with its generation settings as file
-metadata and in a JSON sidecar (``FILE.wav.json`` next to ``FILE.wav``). An existing
-output is replaced only with ``--overwrite``, and then atomically (the old file stays
-until the new one is complete). Ctrl-C stops cleanly and writes what was made so far.
-Errors a user can cause print one clear line and exit with status 2.
+metadata and in a JSON sidecar (``FILE.wav.json`` next to ``FILE.wav``, holding the
+``command`` that makes the same file again). An existing output is replaced only with
+``--overwrite``, and then atomically (the old file stays until the new one is complete).
+Ctrl-C stops cleanly and writes what was made so far. Errors a user can cause print one
+clear line and exit with status 2. File naming and writing: ``cli_output``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import random
+import shlex
 import signal
 import sys
 import threading
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import torch
 
 from . import __version__
+from .cli_output import (
+    FORMATS,
+    NORMALIZATION,
+    STREAMABLE,
+    output_paths,
+    refuse_existing,
+    write_streamed,
+    write_whole,
+)
+from .data.audio import sidecar_path
 from .models.errors import CheckpointError, InputError, MissingWeightsError
-from .models.longform import MELODY_POLICIES, GenerationStream
+from .models.longform import MELODY_POLICIES
 from .models.musicgen import MusicGen
 from .models.params import MAX_SAMPLES, MAX_SEED, check_number
 from .models.precision import PRECISIONS, suggested_threads
@@ -40,7 +51,6 @@ from .models.timeline import (  # noqa: F401  (re-exported: the CLI's timeline r
     timeline_from_entries,
 )
 
-FORMATS = ("wav", "flac", "mp3", "ogg")
 DEFAULT_MODEL = "toy"
 
 
@@ -57,12 +67,15 @@ def build_parser() -> argparse.ArgumentParser:
         "generate", help="generate music from a text prompt (any duration)",
         description="Generate music of any length. Pieces longer than the model's window "
                     "chain windows: each new one continues the last seconds of the previous.")
-    gen.add_argument("prompt", nargs="?", default=None,
-                     help="text description (omit with --timeline, or for unconditional)")
+    gen.add_argument("prompts", nargs="*", metavar="PROMPT",
+                     help="text description; several give one file each (omit with "
+                     "--timeline, or for unconditional music)")
     gen.add_argument("--duration", type=float, default=15.0, help="seconds (default 15)")
     gen.add_argument("--model", default=DEFAULT_MODEL,
                      help="toy, debug, facebook/musicgen-* or a local path (default toy)")
-    gen.add_argument("--out", required=True, help="output file (e.g. song.wav)")
+    gen.add_argument("--out", required=True,
+                     help=f"output file, one of {', '.join(FORMATS)} (e.g. song.wav); several "
+                     "prompts or --batch N give song_0.wav, song_1.wav, ...")
     gen.add_argument("--melody", help="audio file whose melody conditions the piece")
     gen.add_argument("--melody-policy", choices=MELODY_POLICIES, default="loop",
                      help="when the melody is shorter than the piece (default loop)")
@@ -80,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--window", type=float,
                      help="window in seconds, at most the model's max_duration (default it)")
     gen.add_argument("--format", choices=FORMATS, help="default: the --out suffix, else wav")
-    gen.add_argument("--batch", type=int, default=1, help="pieces to generate at once")
+    gen.add_argument("--batch", type=int, default=1, help="pieces per prompt (default 1)")
     gen.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
     gen.add_argument("--threads", type=int,
                      help="CPU threads for torch (default: 1 for small models at batch < 4, "
@@ -89,7 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
                      default="float32", help="LM precision for sampling: float32 (exact, "
                      "default), bfloat16, float16, int8 (CPU); see README, Performance")
     gen.add_argument("--stream", action="store_true",
-                     help="write audio as it is made (bounded memory; no loudness normalisation)")
+                     help="write audio as it is made (bounded memory; the finished file is "
+                     "normalised as without --stream)")
     gen.add_argument("--overwrite", action="store_true",
                      help="replace existing output files (default: refuse)")
     gen.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -108,30 +122,6 @@ def _read_audio(path: str, what: str) -> tuple[torch.Tensor, int]:
     if wav.shape[-1] == 0:
         raise UsageError(f"The {what} file {path} holds no audio.")
     return wav, sample_rate
-
-
-def _output_paths(out: str, format: str | None, batch: int) -> tuple[list[Path], str]:
-    path = Path(out)
-    suffix = path.suffix.lower().lstrip(".")
-    if format is None:
-        format = suffix if suffix in FORMATS else "wav"
-    stem = path.with_suffix("") if suffix in FORMATS else path
-    if batch == 1:
-        return [stem], format
-    return [stem.with_name(f"{stem.name}_{i}") for i in range(batch)], format
-
-
-def _refuse_existing(stems: list[Path], format: str) -> None:
-    """UsageError naming the first output (audio or settings sidecar) that exists."""
-    from .data.audio import sidecar_path
-    for stem in stems:
-        audio = stem.with_name(f"{stem.name}.{format}")
-        for path in (audio, sidecar_path(audio)):
-            if path.exists():
-                raise UsageError(
-                    f"{path} already exists: pass --overwrite to replace it, or choose "
-                    "another --out."
-                )
 
 
 class ProgressBar:
@@ -174,13 +164,18 @@ def check_numbers(args: argparse.Namespace) -> None:
 def run_generate(args: argparse.Namespace) -> int:
     check_numbers(args)
     timeline = read_timeline(args.timeline) if args.timeline else None
-    if timeline is not None and args.prompt is not None:
-        raise UsageError("Give either a PROMPT or --timeline, not both.")
+    if timeline is not None and args.prompts:
+        raise UsageError("Give either PROMPTs or --timeline, not both.")
+    prompts: list[str | None] = list(args.prompts) or [None]
+    count = len(prompts) * args.batch  # samples, generated as one batch
     melody = _read_audio(args.melody, "melody") if args.melody else None
     prompt_audio = _read_audio(args.prompt_audio, "prompt audio") if args.prompt_audio else None
-    paths, format = _output_paths(args.out, args.format, args.batch)
+    paths, format = output_paths(args.out, args.format, count)
+    if args.stream and format not in STREAMABLE:
+        raise UsageError(f"--stream cannot write {format} files: use one of "
+                         f"{', '.join(STREAMABLE)}, or leave out --stream.")
     if not args.overwrite:
-        _refuse_existing(paths, format)
+        refuse_existing(paths)
     seed = args.seed if args.seed is not None else random.randrange(2**31)
     if args.threads is not None:
         if args.threads < 1:
@@ -189,7 +184,7 @@ def run_generate(args: argparse.Namespace) -> int:
 
     model = MusicGen.get_pretrained(args.model, device=args.device, precision=args.precision)
     if args.threads is None:
-        torch.set_num_threads(suggested_threads(model.lm, args.batch))
+        torch.set_num_threads(suggested_threads(model.lm, count))
     if args.window is not None:
         if not 0 < args.window <= model.max_duration:
             raise UsageError(
@@ -208,89 +203,118 @@ def run_generate(args: argparse.Namespace) -> int:
             f"The prompt audio ({prompt_audio[0].shape[-1] / prompt_audio[1]:.1f} s) is not "
             f"shorter than --duration ({args.duration} s): ask for a longer piece.")
 
+    if not args.stream:
+        _check_memory(args.duration, count, model.sample_rate, model.audio_channels)
     settings: dict[str, Any] = {
-        "title": args.prompt or (timeline[0][1] if timeline else None) or "audiocraft",
         "software": f"audiocraft {__version__}",
         "model": args.model, "precision": args.precision,
-        "prompt": args.prompt, "timeline": timeline,
-        "duration": args.duration, "seed": seed, "top_k": args.top_k, "top_p": args.top_p,
+        "prompts": list(args.prompts), "timeline": timeline,
+        "duration": args.duration, "seed": seed, "batch": args.batch, "batch_size": count,
+        "top_k": args.top_k, "top_p": args.top_p,
         "temperature": args.temperature, "cfg_coef": model.generation_params["cfg_coef"],
         "extend_stride": model.extend_stride, "window": model.max_duration,
         "melody": args.melody, "melody_policy": args.melody_policy,
         "prompt_audio": args.prompt_audio, "sample_rate": model.sample_rate,
+        "normalization": NORMALIZATION,
     }
-    stop = threading.Event()
+    settings["command"] = reproduce_command(settings, args)
+    samples = [p for p in prompts for _ in range(args.batch)]  # the first prompt's first
+    metadata = [{**settings, "title": text or (timeline[0][1] if timeline else None)
+                 or "audiocraft", "prompt": text, "sample": i, "file": paths[i].name}
+                for i, text in enumerate(samples)]
+    stop, making = threading.Event(), threading.Event()
     bar = ProgressBar(args.duration, enabled=not args.quiet)
     fr = model.frame_rate
-    model.set_custom_progress_callback(lambda made, total: bar.update(made / fr))
-    stream = model.generate_stream(
-        None if timeline is not None else [args.prompt] * args.batch,
-        num_samples=args.batch,
-        timelines=None if timeline is None else [timeline] * args.batch,
-        melody_wavs=None if melody is None else [melody[0]] * args.batch,
-        melody_sample_rate=None if melody is None else melody[1],
-        prompt=None if prompt_audio is None else prompt_audio[0][None].expand(args.batch, -1, -1),
-        prompt_sample_rate=None if prompt_audio is None else prompt_audio[1],
-        seed=seed, stop=stop)
+
+    def progress(made: int, total: int) -> None:
+        making.set()
+        bar.update(made / fr)
+
+    model.set_custom_progress_callback(progress)
+    previous = signal.signal(signal.SIGINT, _stop_on_interrupt(stop, making))
     started = time.time()
-    previous = signal.signal(signal.SIGINT, _stop_on_interrupt(stop))
     try:
-        written = _write(stream, paths, format, settings, args.stream, model.sample_rate,
-                         model.audio_channels)
+        stream = model.generate_stream(
+            None if timeline is not None else samples,
+            num_samples=count,
+            timelines=None if timeline is None else [timeline] * count,
+            melody_wavs=None if melody is None else [melody[0]] * count,
+            melody_sample_rate=None if melody is None else melody[1],
+            prompt=None if prompt_audio is None else prompt_audio[0][None].expand(count, -1, -1),
+            prompt_sample_rate=None if prompt_audio is None else prompt_audio[1],
+            seed=seed, stop=stop)
+        write = write_streamed if args.stream else write_whole
+        written, seconds = write(stream, paths, format, metadata, model.sample_rate,
+                                 model.audio_channels)
+    except KeyboardInterrupt:
+        bar.close()
+        print("\naborted: the output was not finished" if making.is_set() else
+              "\nstopped before any audio was made: nothing written", file=sys.stderr)
+        return 130
     finally:
         signal.signal(signal.SIGINT, previous)
         bar.close()
     elapsed = time.time() - started
-    from .data.audio import sidecar_path
     for path in written:
         print(f"wrote {path} ({sidecar_path(path).name} holds the settings)")
     if stream.interrupted:
-        print(f"stopped early: {settings.get('generated_seconds', 0.0):.1f} s of "
-              f"{args.duration} s made in {elapsed:.0f} s", file=sys.stderr)
+        kept = f"kept {seconds:.1f} s of {args.duration:g} s" if written else "nothing was made"
+        print(f"stopped early: {kept} (after {elapsed:.0f} s)", file=sys.stderr)
         return 130
     return 0
 
 
-def _stop_on_interrupt(stop: threading.Event) -> Any:
+def reproduce_command(settings: dict[str, Any], args: argparse.Namespace) -> str:
+    """The ``audiocraft generate`` command that makes the same files again: every
+    setting that changes the audio, with the seed and the model's defaults resolved."""
+    command = ["audiocraft", "generate", *settings["prompts"],
+               "--model", str(settings["model"]), "--duration", f"{settings['duration']:g}",
+               "--seed", str(settings["seed"]), "--batch", str(settings["batch"]),
+               "--top-k", str(settings["top_k"]), "--top-p", f"{settings['top_p']:g}",
+               "--temperature", f"{settings['temperature']:g}",
+               "--window", f"{settings['window']:g}", "--stride", f"{settings['extend_stride']:g}",
+               "--precision", str(settings["precision"]),
+               "--melody-policy", str(settings["melody_policy"])]
+    if settings["cfg_coef"] is not None:
+        command += ["--cfg-coef", _number_list(settings["cfg_coef"])]
+    for flag, value in (("--timeline", args.timeline), ("--melody", args.melody),
+                        ("--prompt-audio", args.prompt_audio)):
+        if value is not None:
+            command += [flag, value]
+    return shlex.join(command + ["--out", args.out])
+
+
+def _number_list(value: float | Sequence[float]) -> str:
+    if isinstance(value, (int, float)):
+        return f"{value:g}"
+    return ",".join(f"{v:g}" for v in value)
+
+
+def _check_memory(duration: float, count: int, sample_rate: int, channels: int) -> None:
+    """Refuse a piece whose audio, held until the end, would not fit in memory."""
+    needed = 2 * 4 * duration * sample_rate * channels * count  # float32 chunks + their join
+    try:
+        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # not on every platform
+        return
+    if needed > total / 2:
+        raise UsageError(
+            f"{duration:g} s x {count} piece(s) would hold about {needed / 1e9:.1f} GB of audio "
+            f"in memory until the end (this machine has {total / 1e9:.1f} GB): add --stream "
+            "to write it as it is made in bounded memory, or ask for a shorter --duration.")
+
+
+def _stop_on_interrupt(stop: threading.Event, making: threading.Event | None = None) -> Any:
+    """SIGINT handler: the first Ctrl-C sets ``stop`` (generation ends after the current
+    step and what was made is written); before anything is being made (``making`` not
+    set: loading, planning) or on a second Ctrl-C, it interrupts at once."""
     def handler(signum: int, frame: FrameType | None) -> None:
-        if stop.is_set():  # a second Ctrl-C: give up at once
+        if stop.is_set() or (making is not None and not making.is_set()):
             raise KeyboardInterrupt
-        print("\nstopping after the current step; Ctrl-C again to abort", file=sys.stderr)
+        print("\nstopping after the current step (what was made is kept); Ctrl-C again "
+              "to abort", file=sys.stderr)
         stop.set()
     return handler
-
-
-def _write(stream: GenerationStream, stems: list[Path], format: str, settings: dict[str, Any],
-           streaming: bool, sample_rate: int, channels: int) -> list[Path]:
-    from .data.audio import audio_write, write_sidecar
-    from .utils.stream_writer import StreamingAudioWriter
-    if streaming:
-        paths = [stem.with_name(f"{stem.name}.{format}") for stem in stems]
-        tags = {"title": str(settings["title"]), "software": str(settings["software"]),
-                "comment": json.dumps(settings, default=str, sort_keys=True)}
-        writers = [StreamingAudioWriter(p, sample_rate, channels, format, tags) for p in paths]
-        try:
-            for chunk in stream:
-                for writer, wav in zip(writers, chunk.wav):
-                    writer.write(wav)
-        finally:
-            for writer in writers:
-                writer.close()
-        settings["generated_seconds"] = writers[0].samples / sample_rate
-        settings["interrupted"] = stream.interrupted
-        for path in paths:
-            write_sidecar(path, {**settings, "sample": paths.index(path)})
-        return paths
-    chunks = [chunk.wav for chunk in stream]
-    wav = (torch.cat(chunks, dim=-1) if chunks
-           else torch.zeros(len(stems), channels, 0))  # [B, C, T]
-    settings["generated_seconds"] = wav.shape[-1] / sample_rate
-    settings["interrupted"] = stream.interrupted
-    if wav.shape[-1] == 0:
-        return []
-    return [audio_write(stem, wav[i], sample_rate, format=format,
-                        metadata={**settings, "sample": i})
-            for i, stem in enumerate(stems)]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -304,6 +328,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             FileNotFoundError) as err:
         print(f"audiocraft {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # while loading the model, before generation started
+        print("\ninterrupted before any audio was made: nothing written", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

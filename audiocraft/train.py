@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,9 +42,20 @@ from .solvers.checkpoint import (
 from .solvers.config_check import ConfigError, check_manifest
 from .solvers.csv_logger import ResumableCSVLogger
 from .solvers.kinds import solver_kind, validate_config
+from .train_args import CONFIG_DIR, config_problem, help_text
 
 logger = logging.getLogger(__name__)
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+__all__ = ["CONFIG_DIR", "RunResult", "build_datamodule", "build_trainer", "cli", "run"]
+
+# Messages of Lightning and torch that say nothing about this run: an advert, a
+# deprecation inside Lightning's own code, the frozen codec being in eval mode (on
+# purpose), and a data loader hint with sample code (our loader is set by the config).
+_KNOWN_WARNINGS = (
+    r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+    r"Found \d+ module\(s\) in eval mode at the start of training",
+    r"The '\w+' does not have many workers",
+)
+_KNOWN_INFO = ("💡 Tip:",)  # Lightning's adverts (logged at INFO by rank_zero_info)
 
 
 @dataclass
@@ -56,6 +69,20 @@ class RunResult:
     train_history: list[float] = field(default_factory=list)
     valid_history: list[float] = field(default_factory=list)
     solver: Any = None  # the trained LightningModule (this rank's copy)
+
+
+def quiet_known_warnings() -> None:
+    """Silence the known messages above, and only those (other warnings still show)."""
+    for pattern in _KNOWN_WARNINGS:
+        warnings.filterwarnings("ignore", message=pattern)
+    rank_zero = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    if not any(isinstance(f, _DropAdverts) for f in rank_zero.filters):
+        rank_zero.addFilter(_DropAdverts())
+
+
+class _DropAdverts(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).lstrip().startswith(_KNOWN_INFO)
 
 
 # ---- data -----------------------------------------------------------------------------
@@ -135,6 +162,7 @@ def _continue_csv_metrics(trainer: L.Trainer, step: int) -> None:
 def run(cfg: DictConfig) -> RunResult:
     """Validate `cfg`, build data, models and trainer, train (resuming when a checkpoint
     exists and `resume` is set), and export the trained weights."""
+    quiet_known_warnings()
     validate_config(cfg)
     kind = solver_kind(cfg)
     cfg = cfg.copy()
@@ -162,7 +190,8 @@ def run(cfg: DictConfig) -> RunResult:
         logger.info("Resuming from %s", ckpt_path)
         _continue_csv_metrics(trainer, checkpoint_step(ckpt_path))  # the curve before the cut
     trainer.fit(solver, datamodule=datamodule, ckpt_path=ckpt_path)
-    trainer.save_checkpoint(last)  # the final state, also when the run ended mid-interval
+    # The final state, also when the run ended mid-interval (a full checkpoint: resumable).
+    trainer.save_checkpoint(last, weights_only=False)
     export_dir = None
     if cfg.checkpoint.export and trainer.is_global_zero:
         export_dir = run_dir / "export"
@@ -212,7 +241,9 @@ def main(cfg: DictConfig) -> None:
     """The command line. Each run lives in `<dora.dir>/xps/<signature>`, the signature
     hashing the overrides that change the experiment: the same command resumes the same
     run, and `dora grid` files launch sweeps of them (see audiocraft/grids)."""
-    folder = Path(dora.get_xp().folder)
+    global _run_folder
+    folder = _run_folder = Path(dora.get_xp().folder)
+    logger.info("launch: %s", " ".join(sys.argv[1:]) or "(no overrides)")
     note = run_dir_note(list(HydraConfig.get().overrides.task), folder)
     if note:
         print(note, file=sys.stderr)
@@ -227,5 +258,56 @@ def main(cfg: DictConfig) -> None:
     print(f"run folder: {result.run_dir}; export: {result.export_dir}")
 
 
+_run_folder: Path | None = None  # set by `main`, for the hint after a Ctrl-C
+
+
+def resume_hint(folder: Path | None) -> str:
+    """What re-running the same command does for the run in ``folder``."""
+    if folder is not None and any((folder / "checkpoints").glob("*.ckpt")):
+        return (f"run the same command again to resume from the last checkpoint "
+                f"(in {folder / 'checkpoints'}).")
+    return ("no checkpoint was saved yet (one every checkpoint.save_every steps): the same "
+            "command starts the run again from the beginning.")
+
+
+def cli(argv: list[str] | None = None) -> int:
+    """``python -m audiocraft.train``: ``--help``, overrides checked first (one short
+    message with the valid choices), then the run; a Ctrl-C says how to resume."""
+    global _run_folder
+    argv = sys.argv[1:] if argv is None else argv
+    if "-h" in argv or "--help" in argv:
+        print(help_text())
+        return 0
+    flags = [a for a in argv if a.startswith("-")]
+    if flags:
+        print(f"config error: unknown option {flags[0]}: the command takes overrides "
+              "KEY=VALUE or GROUP=OPTION only (see --help)", file=sys.stderr)
+        return 2
+    problem = config_problem(argv)
+    if problem:
+        print(f"config error: {problem}", file=sys.stderr)
+        return 2
+    interrupted = []
+
+    def on_interrupt(signum: int, frame: Any) -> None:
+        interrupted.append(signum)
+        signal.default_int_handler(signum, frame)  # KeyboardInterrupt, as usual
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        main()
+    except (KeyboardInterrupt, SystemExit) as err:
+        # Lightning turns a Ctrl-C into a graceful shutdown and sys.exit(1).
+        if not interrupted:
+            raise
+        if isinstance(err, SystemExit) and err.code not in (1, None):
+            raise
+        print(f"\ninterrupted: {resume_hint(_run_folder)}", file=sys.stderr)
+        return 130
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    return 0
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(cli())

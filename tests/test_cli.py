@@ -154,12 +154,34 @@ def test_toy_model_missing_says_how_to_get_it(tmp_path, monkeypatch):
 
 
 def test_ctrl_c_stops_after_the_current_step():
-    stop = threading.Event()
-    handler = cli._stop_on_interrupt(stop)
-    handler(2, None)
+    stop, making = threading.Event(), threading.Event()
+    handler = cli._stop_on_interrupt(stop, making)
+    with pytest.raises(KeyboardInterrupt):  # nothing is being made yet: stop at once
+        handler(2, None)
+    assert not stop.is_set()
+    making.set()
+    handler(2, None)  # the first Ctrl-C while generating: stop after this step, keep it
     assert stop.is_set()
     with pytest.raises(KeyboardInterrupt):
         handler(2, None)
+
+
+def test_ctrl_c_while_loading_exits_130_without_a_traceback(tmp_path, monkeypatch, capsys):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli.MusicGen, "get_pretrained", interrupted)
+    assert run("rain", "--out", str(tmp_path / "x.wav"), *FAST) == 130
+    err = capsys.readouterr().err
+    assert "interrupted before any audio was made" in err and "Traceback" not in err
+
+
+def test_huge_duration_held_in_memory_is_refused_with_the_way_out(tmp_path, capsys):
+    args = ["rain", "--duration", "1e9", "--out", str(tmp_path / "x.wav"), *FAST]
+    assert run(*args) == 2
+    err = capsys.readouterr().err
+    assert "GB of audio in memory" in err and "--stream" in err
+    assert not list(tmp_path.iterdir())
 
 
 @pytest.mark.slow

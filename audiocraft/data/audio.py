@@ -353,8 +353,9 @@ def _pcm_to_float(arr: np.ndarray) -> np.ndarray:
     return arr.astype(np.float32) / scale
 
 
-def _tags(metadata: dict[str, Any]) -> dict[str, str]:
-    """Metadata as string tags: the common keys directly, the rest as JSON in comment."""
+def metadata_tags(metadata: dict[str, Any]) -> dict[str, str]:
+    """Metadata as string tags: the common keys directly, the rest as JSON in comment
+    (what ``audio_write`` embeds)."""
     tags = {k: str(metadata[k]) for k in _TAG_KEYS if k in metadata and metadata[k] is not None}
     rest = {k: v for k, v in metadata.items() if k not in _TAG_KEYS}
     if rest:
@@ -451,7 +452,7 @@ def audio_write(
     if make_parent_dir:
         path.parent.mkdir(parents=True, exist_ok=True)
     meta = dict(metadata or {})
-    tags = _tags(meta)
+    tags = metadata_tags(meta)
     data = wav.numpy().T  # [T, C]
     # A temporary file renamed over the target: a failure or a kill never leaves a
     # half-written file, and never removes an existing one.
@@ -459,25 +460,33 @@ def audio_write(
         if format == "m4a":
             _av_write(tmp, wav.numpy(), sample_rate, tags)
         else:
-            sf_format, subtype, _ = _SF_WRITE[format]
-            extra: dict[str, Any] = {}
-            if format == "mp3":
-                # libsndfile picks a constant bitrate from a 0..1 compression level.
-                level = float(np.clip(1 - (mp3_rate - 32) / (320 - 32), 0, 1))
-                extra = {"compression_level": level, "bitrate_mode": "CONSTANT"}
-            elif format == "ogg" and ogg_rate is not None:
-                # Vorbis spans roughly 45 kbps (level 1) to 500 kbps (level 0).
-                level = float(np.clip(1 - (ogg_rate - 45_000) / (500_000 - 45_000), 0, 1))
-                extra = {"compression_level": level}
-            with sf.SoundFile(
-                str(tmp), "w", sample_rate, channels, subtype, format=sf_format, **extra
-            ) as f:
-                for key, value in tags.items():
-                    setattr(f, key, value)
+            with soundfile_writer(tmp, sample_rate, channels, format, tags, mp3_rate,
+                                  ogg_rate) as f:
                 f.write(data)
     if meta:
         write_sidecar(path, meta)
     return path
+
+
+def soundfile_writer(path: str | Path, sample_rate: int, channels: int, format: str,
+                     tags: dict[str, str], mp3_rate: int = 320,
+                     ogg_rate: int | None = None) -> sf.SoundFile:
+    """An open ``sf.SoundFile`` writing ``format`` (wav, flac, ogg, mp3) to ``path`` with
+    ``audio_write``'s encoding settings and ``tags``; write ``[T, C]`` float blocks to it."""
+    sf_format, subtype, _ = _SF_WRITE[format]
+    extra: dict[str, Any] = {}
+    if format == "mp3":
+        # libsndfile picks a constant bitrate from a 0..1 compression level.
+        level = float(np.clip(1 - (mp3_rate - 32) / (320 - 32), 0, 1))
+        extra = {"compression_level": level, "bitrate_mode": "CONSTANT"}
+    elif format == "ogg" and ogg_rate is not None:
+        # Vorbis spans roughly 45 kbps (level 1) to 500 kbps (level 0).
+        level = float(np.clip(1 - (ogg_rate - 45_000) / (500_000 - 45_000), 0, 1))
+        extra = {"compression_level": level}
+    f = sf.SoundFile(str(path), "w", sample_rate, channels, subtype, format=sf_format, **extra)
+    for key, value in tags.items():
+        setattr(f, key, value)
+    return f
 
 
 def _av_write(path: Path, wav: np.ndarray, sample_rate: int, tags: dict[str, str]) -> None:

@@ -197,8 +197,9 @@ def check_labels(folder: str | Path) -> str:
         if m.info_path is None:
             raise ValueError(f"{m.path} has no label sidecar: {out} is not a synthetic set "
                              "(write one with python -m audiocraft.data.synth).")
-        labels = json.loads((out / str(m.info_path)).read_text())
-        wav, sr = audio_read(out / m.path)
+        # load_audio_meta gives paths resolved against the manifest's folder already.
+        labels = json.loads(Path(m.info_path).read_text())
+        wav, sr = audio_read(m.path)
         match = compare_tempo(estimate_bpm(wav, sr), labels["bpm"], tolerance=0.02)
         kinds[match.kind] += 1
         keys_ok += same_key(estimate_key(wav, sr), (labels["tonic"], labels["mode"]))

@@ -117,15 +117,23 @@ def missing_weights_message(name_or_path: str | os.PathLike, wanted: str) -> str
         )
     places = "\n".join(f"  - {p}" for p in candidate_locations(name_or_path))
     name = str(name_or_path)
-    fetch = (
-        f"  huggingface-cli download {name}   (on a machine with network; then copy the "
-        f"cache folder {_hf_cache_repo(name).name} into {hf_cache_dir()})\n"
-        if _looks_like_repo_id(name)
-        else ""
-    )
+    if not _looks_like_repo_id(name):
+        path = Path(name).expanduser()
+        found = (f"the folder {path} exists but holds no {wanted}" if path.is_dir()
+                 else f"there is no file or folder {path}")
+        return (
+            f"Could not find {wanted} for '{name}': {found}. Looked in:\n{places}\n"
+            "Pass a folder holding the audiocraft hub files (state_dict.bin and "
+            "compression_state_dict.bin, e.g. a training run's export/), a transformers "
+            "folder (config.json and model.safetensors), or a name such as "
+            "facebook/musicgen-small found in the Hugging Face cache."
+        )
     return (
         f"Could not find {wanted} for '{name}'. Looked in:\n{places}\n"
-        f"No network is used. To get the weights:\n{fetch}"
-        "  or set HF_HOME (or HF_HUB_CACHE) to the cache that holds them,\n"
-        "  or pass the path of a local folder or file instead of a name."
+        f"No network is used. To get the weights, on a machine with network run\n"
+        f"  hf download {name}\n"
+        f"(huggingface_hub >= 0.34; older versions: huggingface-cli download {name}), then "
+        f"copy its cache folder {_hf_cache_repo(name).name} into {hf_cache_dir()},\n"
+        "or set HF_HOME (or HF_HUB_CACHE) to the cache that holds it, or pass the path of "
+        "a local folder instead of the name."
     )

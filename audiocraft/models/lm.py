@@ -34,6 +34,12 @@ from .sampling import check_guidance_coef, check_sampling_args, sample_next_toke
 ConditionTensors = dict[str, ConditionType]
 
 
+class StopFlag(tp.Protocol):
+    """What ``LMModel.generate(stop=...)`` checks: a ``threading.Event`` has it."""
+
+    def is_set(self) -> bool: ...
+
+
 @dataclass
 class LMOutput:
     """Predictions aligned with the codes.
@@ -303,7 +309,8 @@ class LMModel(nn.Module):
                  two_step_cfg: bool | None = None, cfg_coef_beta: float | None = None,
                  remove_prompts: bool = False, check: bool = False,
                  callback: tp.Callable[[int, int], None] | None = None,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
+                 generator: torch.Generator | None = None,
+                 stop: StopFlag | None = None) -> torch.Tensor:
         """Sample codes autoregressively with a KV cache and classifier-free guidance.
 
         Args:
@@ -334,10 +341,15 @@ class LMModel(nn.Module):
             callback: called after every step as callback(step, total_steps), step from 1.
             generator: torch.Generator for the sampling draws (same state, same tokens);
                 None uses the global torch RNG.
+            stop: anything with ``is_set()`` (a threading.Event), checked before every
+                step; once set, sampling ends and the frames completed so far are
+                returned (every codebook filled; with a delay pattern the last few
+                frames of a step are still partial and are left out).
         Returns:
             codes [B, K, max_gen_len] (long), the prompt first, or [B, K, max_gen_len - T_p]
-            with remove_prompts. Every value is a real code in [0, card): the special token
-            (id card) only lives inside the pattern sequence and never reaches the output.
+            with remove_prompts; fewer frames (T_p at least) when ``stop`` ended it.
+            Every value is a real code in [0, card): the special token (id card) only
+            lives inside the pattern sequence and never reaches the output.
         """
         if self.training:
             raise RuntimeError("Call model.eval() before generate().")
@@ -369,7 +381,11 @@ class LMModel(nn.Module):
             # The first call feeds steps [0, start); each later call one step, up to S - 2.
             p.cache = KVCache(extra_steps=max(S - 1 - start, 0))
         prev = 0
+        stopped = False
         for offset in range(start, S):
+            if stop is not None and stop.is_set():
+                stopped = True
+                break
             current = sequence[..., prev:offset]  # [B, K, s]: the prefill, then one step
             if check:
                 valid = mask[None, :, prev:offset].expand(B, -1, -1)
@@ -391,9 +407,14 @@ class LMModel(nn.Module):
             if callback is not None:
                 callback(1 + offset - start, S - start)
         out, _, out_mask = pattern.revert_pattern_sequence(sequence, special_token=unknown)
-        if check:
+        end = max_gen_len
+        if stopped:
+            # Only the frames whose every codebook was sampled are kept.
+            known = (out[..., :max_gen_len] != unknown).all(dim=1).all(dim=0)  # [T]
+            end = int(known.long().cumprod(0).sum())
+        elif check:
             assert bool(out_mask[:, :max_gen_len].all())
-        out = out[..., (T_p if remove_prompts else 0):max_gen_len]  # [B, K, T]
+        out = out[..., (T_p if remove_prompts else 0):end]  # [B, K, T]
         assert (out >= 0).all() and (out < self.card).all(), "generation left invalid codes"
         return out
 

@@ -168,7 +168,8 @@ class CompressionModelLike(Protocol):
 
 class LanguageModelLike(Protocol):
     """What the engine needs of a language model (``LMModel`` has it): ``generate``
-    returning codes ``[B, K, max_gen_len]``, the prompt ``[B, K, P]`` included."""
+    returning codes ``[B, K, max_gen_len]``, the prompt ``[B, K, P]`` included, or fewer
+    frames (the complete ones) when ``stop`` was set during the call."""
 
     def generate(
         self, prompt: torch.Tensor | None = None,
@@ -178,7 +179,7 @@ class LanguageModelLike(Protocol):
         cfg_coef: float | Sequence[float] | None = None, two_step_cfg: bool | None = None,
         cfg_coef_beta: float | None = None, remove_prompts: bool = False, check: bool = False,
         callback: Callable[[int, int], None] | None = None,
-        generator: torch.Generator | None = None,
+        generator: torch.Generator | None = None, stop: threading.Event | None = None,
     ) -> torch.Tensor: ...
 
 
@@ -236,10 +237,6 @@ class LongformResult:
     codes: torch.Tensor
     interrupted: bool
     duration: float
-
-
-class _Interrupted(Exception):
-    """Raised from inside the LM's step callback to abandon the current window."""
 
 
 class _AnyEvent(threading.Event):
@@ -430,7 +427,8 @@ class LongformGenerator:
     ) -> Iterator[tuple[Window, torch.Tensor]]:
         """Run the window loop, yielding each window and its new codes ``[B, K, n]``
         (CPU). Stops early, raising nothing, when ``progress`` returns False or ``stop``
-        is set; the window being made then is dropped."""
+        is set: the window being made then yields the frames it completed (``n`` shorter
+        than the window's new region, possibly 0) and is the last."""
         self._validate(request)
         windows = self.plan(request)
         total_frames = _frames(request.duration, self.frame_rate)
@@ -440,7 +438,11 @@ class LongformGenerator:
         if context is not None:
             # A prompt longer than the window: only its tail can prompt the LM.
             context = context[..., context_start:]
+        halted = threading.Event()  # set when `progress` returns False
+        halt = _AnyEvent(stop, halted)
         for window in windows:
+            if halt.is_set():
+                return
             prompt = None
             if window.prompt > 0:
                 assert context is not None
@@ -448,28 +450,26 @@ class LongformGenerator:
                 prompt = context[..., offset:offset + window.prompt]  # [B, K, window.prompt]
 
             def on_step(step: int, steps: int, window: Window = window) -> None:
-                if stop is not None and stop.is_set():
-                    raise _Interrupted
                 if progress is not None:
                     made = window.new_start + (window.end - window.new_start) * step / max(steps, 1)
                     if progress(made / fr, total_frames / fr) is False:
-                        raise _Interrupted
+                        halted.set()
 
             conditions = self.window_conditions(request, window, single=len(windows) == 1)
-            try:
-                codes = self.lm.generate(
-                    prompt, conditions, num_samples=request.num_samples,
-                    max_gen_len=window.length, callback=on_step, generator=generator,
-                    **self.generation_params,
-                )  # [B, K, window.length]
-            except _Interrupted:
-                return
-            if codes.shape[-1] != window.length:
+            codes = self.lm.generate(
+                prompt, conditions, num_samples=request.num_samples,
+                max_gen_len=window.length, callback=on_step, generator=generator, stop=halt,
+                **self.generation_params,
+            )  # [B, K, window.length], or fewer frames when stopped
+            cut = codes.shape[-1] < window.length
+            if codes.shape[-1] > window.length or (cut and not halt.is_set()):
                 raise RuntimeError(
                     f"The LM returned {codes.shape[-1]} frames for a {window.length}-frame window."
                 )
             context, context_start = codes, window.start
             yield window, codes[..., window.prompt:].cpu()
+            if cut:
+                return
 
     def stream(
         self, request: LongformRequest, generator: torch.Generator | None = None,
@@ -519,8 +519,10 @@ class LongformGenerator:
         emitted = 0  # audio samples handed out so far
         finished = 0
         for window, codes in windows_made:
-            finished += 1
             pending.append(codes)
+            if codes.shape[-1] < window.end - window.new_start:
+                break  # cut short by a stop: decoded with the rest below
+            finished += 1
             chunk_codes = torch.cat(pending, dim=-1)  # [B, K, f]
             with torch.no_grad():
                 # Decoder activations scale with the codes given at once: feed about a
@@ -536,13 +538,14 @@ class LongformGenerator:
             pending = []
         if finished == len(windows):
             return
-        # Interrupted: hand out what the decoder still holds (and an unused prompt).
+        # Interrupted: hand out the frames of the window cut short, what the decoder
+        # still holds, and an unused prompt.
         result.interrupted = True
         k = int(self.compression_model.num_codebooks)
         codes = (torch.cat(pending, dim=-1) if pending
                  else torch.zeros((request.num_samples, k, 0), dtype=torch.long))  # [B, K, f]
         with torch.no_grad():
-            parts = [decoder.decode(codes.to(device))] if pending else []
+            parts = [decoder.decode(codes.to(device))] if codes.shape[-1] else []
             wav = torch.cat(parts + [decoder.flush().to(codes.device)], dim=-1).detach().cpu()
         if wav.shape[-1] > 0 or codes.shape[-1] > 0:
             yield AudioChunk(wav, emitted / self.sample_rate, finished, codes)

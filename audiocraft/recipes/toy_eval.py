@@ -160,18 +160,26 @@ def long_form(model: Any, caption: str, seconds: float, seed: int,
                          key_profiles)
 
 
+def _say(started: float, text: str) -> None:
+    """Progress on stderr as the evaluation goes (the table is printed at the end)."""
+    print(f"[{time.time() - started:6.0f} s] {text}", file=sys.stderr, flush=True)
+
+
 def evaluate(args: argparse.Namespace) -> Report:
     timings: dict[str, float] = {}
-    t0 = time.time()
+    t0 = started = time.time()
+    _say(started, f"loading {args.model}")
     if args.codec_only:
         model, codec = None, loaders.load_compression_model(args.model, device="cpu")
     else:
         model = MusicGen.get_pretrained(args.model, device="cpu", precision=args.precision)
         codec = model.compression_model
     sr = codec.sample_rate
+    _say(started, f"rendering {args.num} held-out pieces of {args.seconds:g} s")
     wavs, specs = held_out_set(args.num, args.seed, args.seconds, sr)
     captions = [s.description for s in specs]
     recon, snr, mel = codec_scores(codec, wavs)
+    _say(started, f"codec: SI-SNR {snr:.2f} dB, mel L1 {mel:.3f}; probing triads")
     triads, partials = codec_triads(codec)
     timings["codec"] = time.time() - t0
 
@@ -184,6 +192,8 @@ def evaluate(args: argparse.Namespace) -> Report:
         t0 = time.time()
         model.set_generation_params(duration=args.seconds, cfg_coef=args.cfg_coef,
                                     top_k=args.top_k, temperature=args.temperature)
+        _say(started, f"generating {len(captions)} clips from captions, then as many "
+             "unconditional ones")
         generated = model.generate(captions, seed=args.seed)  # [N, 1, T]
         unconditional = model.generate_unconditional(len(captions), seed=args.seed + 1)
         timings["generate"] = time.time() - t0
@@ -191,6 +201,7 @@ def evaluate(args: argparse.Namespace) -> Report:
         est["unconditional (baseline)"] = estimates(unconditional)
 
     t0 = time.time()
+    _say(started, "estimating tempo and key of every clip")
     table = {name: adherence(e, specs) for name, e in est.items()}
     if model is not None:
         shift = max(1, len(specs) // 2)
@@ -205,6 +216,7 @@ def evaluate(args: argparse.Namespace) -> Report:
         report.settings["cfg_coef"] = model.generation_params["cfg_coef"]
     if model is not None and args.long_seconds > 0:
         t0 = time.time()
+        _say(started, f"long piece 1 of {args.long_pieces}: {args.long_seconds:g} s")
         report.long_form_caption = captions[0]
         report.long_form, report.long_form_bpm_spread, report.long_form_key_held = long_form(
             model, captions[0], args.long_seconds, args.seed, args.stride, args.key_profiles)
@@ -215,7 +227,9 @@ def evaluate(args: argparse.Namespace) -> Report:
             report.long_form_pieces = [LongFormPiece(
                 captions[0], specs[0].bpm, specs[0].key, report.long_form,
                 report.long_form_bpm_spread, report.long_form_key_held)]
-            for spec in specs[1: args.long_pieces]:
+            for number, spec in enumerate(specs[1: args.long_pieces], start=2):
+                _say(started, f"long piece {number} of {args.long_pieces}: "
+                     f"{args.long_seconds:g} s")
                 minutes, spread, held = long_form(model, spec.description, args.long_seconds,
                                                   args.seed, args.stride, args.key_profiles)
                 report.long_form_pieces.append(LongFormPiece(
@@ -229,6 +243,7 @@ def evaluate(args: argparse.Namespace) -> Report:
                 piece.real_keys = [m.key for m in real]
             timings["long_form"] = time.time() - t0
     report.seconds = {k: round(v, 1) for k, v in timings.items()}
+    _say(started, "done")
     return report
 
 

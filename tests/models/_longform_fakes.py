@@ -50,7 +50,7 @@ class FakeLM:
     def generate(
         self, prompt: torch.Tensor | None, conditions: list[Any], num_samples: int | None = None,
         max_gen_len: int = 256, callback: Any = None, generator: torch.Generator | None = None,
-        **params: Any,
+        stop: Any = None, **params: Any,
     ) -> torch.Tensor:
         batch = len(conditions)
         given = 0 if prompt is None else prompt.shape[-1]
@@ -62,6 +62,8 @@ class FakeLM:
             codes[..., :given] = prompt
         cond = torch.tensor([condition_code(c, self.card) for c in conditions])[:, None]  # [B, 1]
         for t in range(given, max_gen_len):
+            if stop is not None and stop.is_set():
+                return codes[..., :t]  # the frames made so far, as LMModel does
             noise = torch.randint(self.card, (batch, self.n_q), generator=generator)  # [B, K]
             prev = codes[..., t - 1] if t > 0 else torch.zeros_like(noise)
             codes[..., t] = (noise + 7 * prev + 11 * t + cond) % self.card

@@ -1,5 +1,7 @@
 """Properties of LMModel.generate on tiny random models."""
 
+import threading
+
 import pytest
 import torch
 from lm_fixture_utils import tiny_lm
@@ -189,6 +191,32 @@ def test_output_length_prompt_and_callback():
     assert new.shape == (1, 4, 6)
     uncond = model.generate(None, [], num_samples=2, max_gen_len=4)
     assert uncond.shape == (2, 4, 4)
+
+
+@pytest.mark.parametrize("stop_after, kept", [(0, 3), (1, 3), (4, 4), (6, 6), (9, 9)])
+def test_stop_returns_the_complete_frames_made(stop_after, kept):
+    """Stopped after `stop_after` of its 9 steps (delays [0, 1, 2, 3], 3 prompt frames),
+    generate returns the frames whose every codebook was sampled, the same as the
+    uninterrupted call's first frames."""
+    model = tiny_lm()
+    prompt = torch.randint(0, model.card, (2, 4, 3))
+    full = model.generate(prompt, attrs("a", "b"), max_gen_len=9,
+                          generator=torch.Generator().manual_seed(1))
+    stop = threading.Event()
+
+    def on_step(step, total):
+        if step >= stop_after:
+            stop.set()
+
+    if stop_after == 0:
+        stop.set()
+    out = model.generate(prompt, attrs("a", "b"), max_gen_len=9, callback=on_step, stop=stop,
+                         generator=torch.Generator().manual_seed(1))
+    assert out.shape == (2, 4, kept)
+    assert torch.equal(out, full[..., :kept])
+    new = model.generate(prompt, attrs("a", "b"), max_gen_len=9, stop=stop,
+                         remove_prompts=True)
+    assert new.shape == (2, 4, 0)  # set before the first step: only the prompt
 
 
 def test_bad_inputs_raise_clear_errors():

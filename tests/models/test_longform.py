@@ -174,20 +174,44 @@ def test_interruption_returns_partial_audio():
 
     result = engine.generate(LongformRequest(1, 6.0), generator=seeded(), progress=progress)
     assert result.interrupted
-    assert result.codes.shape[-1] == 30  # windows 1 and 2 only
-    assert result.wav.shape[-1] == 30 * codec.hop
+    assert result.codes.shape[-1] == 31  # windows 1 and 2, and the third's first frame
+    assert result.wav.shape[-1] == 31 * codec.hop
     assert torch.equal(result.wav, codec.decode(result.codes))
     assert all(total == 6.0 for _, total in seen)
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
     # The same piece uninterrupted starts with the same audio.
     full = engine.generate(LongformRequest(1, 6.0), generator=seeded())
-    assert torch.equal(full.codes[..., :30], result.codes)
+    assert torch.equal(full.codes[..., :31], result.codes)
 
     stop = threading.Event()
     stop.set()
     nothing = engine.generate(LongformRequest(1, 6.0), generator=seeded(), stop=stop)
     assert nothing.interrupted and nothing.wav.shape[-1] == 0
     assert codec.open_decoders == 0  # every streaming decoder was closed
+
+
+@pytest.mark.parametrize("overlap", [True, False])
+def test_a_stop_inside_the_first_window_keeps_its_frames(overlap):
+    """With one long window (the official 30 s ones), a stop before its end keeps the
+    frames made, decoded: nothing made is lost."""
+    engine, lm, codec = make_engine(max_duration=4.0, stride=2.0)
+    engine.overlap = overlap
+    stop = threading.Event()
+
+    def progress(done: float, total: float) -> None:
+        if done >= 1.2:
+            stop.set()
+
+    stream = engine.stream(LongformRequest(2, 6.0), generator=seeded(), progress=progress,
+                           stop=stop)
+    chunks = list(stream)
+    assert stream.interrupted and len(chunks) == 1
+    assert stream.codes.shape == (2, lm.n_q, 12)  # 1.2 s at 10 frames/s
+    assert chunks[0].wav.shape[-1] == 12 * codec.hop
+    assert torch.equal(chunks[0].wav, codec.decode(stream.codes))
+    full = engine.generate(LongformRequest(2, 6.0), generator=seeded())
+    assert torch.equal(full.codes[..., :12], stream.codes)
+    assert codec.open_decoders == 0
 
 
 def test_only_the_window_is_kept_on_the_model():

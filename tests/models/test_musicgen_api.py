@@ -189,6 +189,23 @@ def test_progress_callback_and_interruption(model):
     assert model.last_interrupted and wav.shape[-1] == 0
 
 
+def test_a_stop_in_the_first_window_keeps_what_was_made(model):
+    model.set_generation_params(duration=3.0, extend_stride=0.6)
+    stop = threading.Event()
+    model.set_custom_progress_callback(lambda done, total: done < 12 or stop.set())
+    try:
+        wav, codes = model.generate(["x"], return_tokens=True, seed=1, stop=stop)
+    finally:
+        model.set_custom_progress_callback(None)
+    assert model.last_interrupted
+    # Steps of the delay pattern: the last 3 frames of a step wait for codebooks 1-3.
+    assert 0 < codes.shape[-1] < 12
+    assert wav.shape[-1] == codes.shape[-1] * 1280
+    full, full_codes = model.generate(["x"], return_tokens=True, seed=1)
+    assert torch.equal(full_codes[..., :codes.shape[-1]], codes)
+    torch.testing.assert_close(wav, model.generate_audio(codes), rtol=0, atol=1e-5)
+
+
 def test_default_guidance_is_the_models_own():
     fresh = MusicGen.get_pretrained("debug", device="cpu")
     fresh.lm.cfg_coef = [1.0, 2.0, 2.0, 2.0]  # as a checkpoint's inference_coef sets it

@@ -30,7 +30,13 @@ def test_a_run_writes_every_figure(tmp_path, capsys):
     from audiocraft.models import MusicGen
     own = MusicGen.get_pretrained("toy", device="cpu").lm.cfg_coef
     assert report["settings"]["cfg_coef"] == own
-    printed = capsys.readouterr().out
+    captured = capsys.readouterr()
+    printed = captured.out
+    # Progress as it goes, on stderr, in order (the table comes at the end, on stdout).
+    stages = ["loading toy", "rendering 2 held-out pieces", "codec: SI-SNR", "generating 2 clips",
+              "estimating tempo and key", "long piece 1 of 1", "] done"]
+    positions = [captured.err.find(stage) for stage in stages]
+    assert -1 not in positions and positions == sorted(positions), captured.err
     assert "| generated from captions |" in printed and "SI-SNR" in printed
     assert "triads keeping their quality" in printed
     assert set(report["triad_partials"]) == {"root", "major third", "minor third"}
