@@ -355,11 +355,18 @@ def test_melody_box_hidden_for_models_without_melody(tmp_path):
     assert melody_visible(app.build_ui(studio))
 
 
-def test_unknown_model_fails_at_startup(capsys):
-    with pytest.raises(SystemExit) as info:
+def test_unknown_model_fails_at_startup(capsys, monkeypatch, tmp_path):
+    with pytest.raises(SystemExit) as info:  # not a name the server allows
         app.main(["--model", "nosuch"])
     assert info.value.code == 2
-    assert "--model nosuch: Could not load the model 'nosuch'" in capsys.readouterr().err
+    assert "--model: The model 'nosuch' is not available on this server" in \
+        capsys.readouterr().err
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))  # an allowed name, weights absent
+    with pytest.raises(SystemExit) as info:
+        app.main(["--model", "facebook/musicgen-small"])
+    assert info.value.code == 2
+    assert "--model facebook/musicgen-small: Could not load the model" in \
+        capsys.readouterr().err
 
 
 # ---- the real server over HTTP ----
