@@ -125,6 +125,31 @@ def _blocks(*kinds: str) -> list[Block]:
     return [b for b in marked_blocks(README.read_text()) if b.kind in kinds]
 
 
+def _missing(excerpt: dict, config: dict, prefix: str = "") -> list[str]:
+    """Keys of ``excerpt`` absent from ``config`` or with another value there."""
+    wrong = []
+    for key, value in excerpt.items():
+        if key not in config:
+            wrong.append(f"{prefix}{key} (absent)")
+        elif isinstance(value, dict) and isinstance(config[key], dict):
+            wrong += _missing(value, config[key], f"{prefix}{key}.")
+        elif value != config[key]:
+            wrong.append(f"{prefix}{key}: {value!r} here, {config[key]!r} in the file")
+    return wrong
+
+
+def test_config_excerpts_match_their_files():
+    """A ``text (an excerpt of PATH)`` YAML block says what PATH holds."""
+    import yaml
+
+    excerpts = [b for b in _blocks("text") if b.arg.startswith("(an excerpt of ")]
+    assert excerpts
+    for block in excerpts:
+        path = ROOT / block.arg.removeprefix("(an excerpt of ").rstrip(")")
+        wrong = _missing(yaml.safe_load(block.body), yaml.safe_load(path.read_text()))
+        assert not wrong, f"README line {block.line}: {wrong}"
+
+
 def _env(tmp_path: Path) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(tmp_path), str(ROOT), os.environ.get("PYTHONPATH", "")]),
