@@ -82,8 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--batch", type=int, default=1, help="pieces to generate at once")
     gen.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
     gen.add_argument("--threads", type=int,
-                     help="CPU threads for torch (default: 1 for small models at batch < 4, "
-                     "else torch's)")
+                     help="CPU threads for torch (default: 1 for small models such as toy, "
+                     "torch's default for larger ones; see README, Performance)")
     gen.add_argument("--precision", choices=PRECISIONS,
                      default="float32", help="LM precision for sampling: float32 (exact, "
                      "default), bfloat16, float16, int8 (CPU); see README, Performance")
@@ -227,11 +227,22 @@ def run_generate(args: argparse.Namespace) -> int:
     from .data.audio import sidecar_path
     for path in written:
         print(f"wrote {path} ({sidecar_path(path).name} holds the settings)")
+    made = float(settings.get("generated_seconds", args.duration))
+    print(_speed_line(len(written), made, elapsed, torch.get_num_threads()))
     if stream.interrupted:
         print(f"stopped early: {settings.get('generated_seconds', 0.0):.1f} s of "
               f"{args.duration} s made in {elapsed:.0f} s", file=sys.stderr)
         return 130
     return 0
+
+
+def _speed_line(samples: int, seconds: float, elapsed: float, threads: int) -> str:
+    """One line on how fast `samples` pieces of `seconds` each were made in `elapsed` s."""
+    elapsed = max(elapsed, 1e-9)
+    return (f"{samples} sample{'s' if samples != 1 else ''} of {seconds:.1f} s in "
+            f"{elapsed:.1f} s on {threads} thread{'s' if threads != 1 else ''}: "
+            f"{samples / elapsed:.3f} samples/s, {samples * seconds / elapsed:.2f} s of "
+            f"audio per second (real-time factor {elapsed / max(samples * seconds, 1e-9):.3f})")
 
 
 def _stop_on_interrupt(stop: threading.Event) -> Any:
