@@ -15,12 +15,16 @@ For the same model size and the same number of steps with guidance (a doubled ba
     python benchmarks/lm_generate.py --dim 256 --layers 4 --heads 4 --no-transformers
     python benchmarks/lm_generate.py --precisions float32 int8 --threads 1 2 --batch 1 4
     python benchmarks/lm_generate.py --toy --precisions float32 --threads 1 2 --batch 1 4
+    python benchmarks/lm_generate.py --toy --precisions float32 --threads 1 --module-path --compile
 
-`--threads` and `--batch` take several values: every combination runs in the same
-process, one after the other. Prints, per precision, thread count and batch: steps per
-second, samples per second (samples of STEPS steps) and seconds of audio per second
-(all samples), the ratios to our float32 and to transformers at the same threads and
-batch, and the fraction of the bandwidth bound. Not a test: nothing is asserted.
+`--module-path` adds float32 through the layers' modules (no `decode_step.layer_step`),
+`--compile` float32 with `layer_step` compiled by torch.compile (neither is used by the
+library: see README, Performance). `--threads` and `--batch` take several values: every
+combination runs in the same process, one after the other. Prints, per precision,
+thread count and batch: steps per second, samples per second (samples of STEPS steps)
+and seconds of audio per second (all samples), the ratios to our float32 and to
+transformers at the same threads and batch, and the fraction of the bandwidth bound.
+Not a test: nothing is asserted.
 """
 
 from __future__ import annotations
@@ -33,12 +37,14 @@ import torch
 from audiocraft.models.lm import LMModel
 from audiocraft.models.musicgen import MusicGen
 from audiocraft.models.precision import PRECISIONS, apply_precision, decoder_weight_bytes
+from audiocraft.modules import transformer as transformer_module
 from audiocraft.modules.conditioners import (
     ConditionFuser,
     ConditioningAttributes,
     ConditioningProvider,
 )
 from audiocraft.modules.conditioners.lut import LUTConditioner
+from audiocraft.modules.decode_step import layer_step
 from audiocraft.modules.patterns import DelayedPatternProvider
 
 FRAME_RATE = 50  # steps per second of audio of musicgen-small
@@ -124,6 +130,11 @@ def main() -> None:
     parser.add_argument("--sampling", action="store_true",
                         help="top-k 250 sampling instead of greedy (same cost but the draws)")
     parser.add_argument("--no-transformers", action="store_true")
+    parser.add_argument("--module-path", action="store_true",
+                        help="also float32 through the layers' modules (no fast decode step)")
+    parser.add_argument("--compile", action="store_true",
+                        help="also float32 with the decode layer step under torch.compile "
+                             "(inductor, dynamic shapes; compiling takes minutes)")
     parser.add_argument("--threads", type=int, nargs="+", default=[2],
                         help="torch threads (default 2); several give a sweep")
     args = parser.parse_args()
@@ -135,19 +146,32 @@ def main() -> None:
         bandwidth[threads] = streaming_bandwidth()
     rates: dict[tuple[str, int, int], float] = {}  # (name, threads, batch) -> steps/s
     bytes_per_step = {}
-    for precision in args.precisions:
+    variants = [(precision, "") for precision in args.precisions]
+    if args.module_path:
+        variants.append(("float32", "module path"))
+    if args.compile:
+        variants.append(("float32", "compiled"))
+    compile_seconds = 0.0
+    for precision, variant in variants:
         torch.manual_seed(0)
         base = build_toy() if args.toy else build_ours(args.dim, args.layers, args.heads,
                                                        args.card)
         model = apply_precision(base, precision)
         bytes_per_step[precision] = decoder_weight_bytes(model)
+        model.transformer.fast_decode = variant != "module path"
+        transformer_module.layer_step = (
+            torch.compile(layer_step, dynamic=True) if variant == "compiled" else layer_step)
+        name = f"ours {precision}" + (f" ({variant})" if variant else "")
         for threads in args.threads:
             torch.set_num_threads(threads)
             for batch in args.batch:
-                time_ours(model, 8, batch)  # warm-up
-                rates[f"ours {precision}", threads, batch] = max(
+                start = time.perf_counter()
+                time_ours(model, 8, batch)  # warm-up (and compilation)
+                compile_seconds += time.perf_counter() - start if variant == "compiled" else 0
+                rates[name, threads, batch] = max(
                     time_ours(model, args.steps, batch, args.sampling)
                     for _ in range(args.repeats))
+        transformer_module.layer_step = layer_step
         del model
     if not args.no_transformers:
         for threads in args.threads:
@@ -164,12 +188,12 @@ def main() -> None:
     for threads, value in bandwidth.items():
         print(f"streaming bandwidth, {threads} threads (best of sum / mv over 1 GiB): "
               f"{value / 1e9:.1f} GB/s")
-    print(f"  {'':22s} {'thr':>3s} {'batch':>5s} {'steps/s':>8s} {'samples/s':>9s} "
+    print(f"  {'':28s} {'thr':>3s} {'batch':>5s} {'steps/s':>8s} {'samples/s':>9s} "
           f"{'audio s/s':>9s} {'x ours f32':>10s} {'x transformers':>14s} {'GB/step':>8s} "
           f"{'bound steps/s':>13s} {'of bound':>8s}")
     frame_rate = TOY_FRAME_RATE if args.toy else FRAME_RATE
     for (name, threads, batch), rate in rates.items():
-        precision = name.split()[-1]
+        precision = name.split()[1]
         base_rate = rates.get(("ours float32", threads, batch))
         hf = rates.get(("transformers float32", threads, batch))
         cells = [f"{threads:3d}", f"{batch:5d}", f"{rate:8.2f}",
@@ -180,7 +204,9 @@ def main() -> None:
             gb = bytes_per_step[precision] / 1e9
             bound = bandwidth[threads] / bytes_per_step[precision]
             cells += [f"{gb:8.3f}", f"{bound:13.1f}", f"{rate / bound:8.0%}"]
-        print(f"  {name:22s} " + " ".join(cells))
+        print(f"  {name:28s} " + " ".join(cells))
+    if args.compile:
+        print(f"torch.compile: warm-up calls with compilation took {compile_seconds:.0f} s")
     print(f"samples/s: samples of {args.steps} steps made per second; audio s/s: seconds "
           f"of audio (at {frame_rate} steps/s) made per second, all samples together")
 
