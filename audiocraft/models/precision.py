@@ -255,9 +255,10 @@ def suggested_threads(lm: LMModel, batch: int = 1) -> int:
     """Torch threads that suit sampling from ``lm`` with ``batch`` samples on this CPU.
 
     A step of a small decoder (under ``SMALL_DECODER_BYTES`` of weights per step: the
-    toy model reads 15 MB) is a few hundred tiny operations, each of which a second
-    thread only slows down with its synchronisation, at any batch (measured, README
-    Performance: the toy model's LM at batch 1 and 4 runs faster on 1 thread than on 2).
+    toy model reads 15 MB) is a few hundred tiny operations that a second thread
+    speeds up little when the cores are free (the toy LM: 1.2x at batch 1 and 4) and
+    slows down many times when another job holds a core (every operator waits for the
+    thread that lost it), at any batch: they get 1 (README, Performance).
     Larger models are bound by memory bandwidth, which every core helps to draw: they
     get torch's default count (``DEFAULT_THREADS``, whatever the current setting).
     """
