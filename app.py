@@ -70,10 +70,18 @@ AUDIO_FORMATS = ("wav", "flac", "mp3", "ogg", "m4a")  # audio_write's, all with 
 # ---- models ----
 
 class ModelCache:
-    """The last loaded model, kept between requests (one at a time bounds memory)."""
+    """The last loaded model, kept between requests (one at a time bounds memory).
 
-    def __init__(self, device: str | None = None):
+    Args:
+        device: cpu or cuda (None: cuda if available).
+        threads: torch threads; None chooses them for each model as the CLI does
+            (``audiocraft.models.precision.suggested_threads``: 1 for small models such
+            as toy, torch's default for larger ones).
+    """
+
+    def __init__(self, device: str | None = None, threads: int | None = None):
         self.device = device
+        self.threads = threads
         self._lock = threading.Lock()
         self._name: tuple[str, str] | None = None
         self._model: Any = None
@@ -85,11 +93,16 @@ class ModelCache:
         with self._lock:
             if self._name == (name, precision) and self._model is not None:
                 return self._model
+            # Lazy: importing app loads neither torch nor gradio.
             from audiocraft.models.musicgen import MusicGen
+            from audiocraft.models.precision import use_suggested_threads
             try:
                 model = MusicGen.get_pretrained(name, device=self.device, precision=precision)
             except (FileNotFoundError, ValueError, OSError, RuntimeError, KeyError) as err:
                 raise AppError(f"Could not load the model '{name}': {err}") from err
+            if self.threads is None:
+                threads = use_suggested_threads(model.lm)
+                logger.info("%s in %s: %d torch thread(s)", name, precision, threads)
             self._name, self._model = (name, precision), model
             return model
 
@@ -117,12 +130,14 @@ class MusicGenApp:
             names); ``AUDIOCRAFT_APP_MODEL_ROOTS`` adds more.
         max_upload_mb: size limit of an uploaded melody or prompt (``launch`` sets the
             same limit on gradio's uploads).
+        threads: torch threads (set by the caller); None chooses them for each loaded
+            model (see ``ModelCache``).
     """
 
     def __init__(self, default_model: str = DEFAULT_MODEL, device: str | None = None,
                  max_duration: float = MAX_DURATION, output_dir: str | Path | None = None,
                  stream: bool = False, model_roots: list[str | Path] | None = None,
-                 max_upload_mb: float = MAX_UPLOAD_MB):
+                 max_upload_mb: float = MAX_UPLOAD_MB, threads: int | None = None):
         self.model_roots = configured_model_roots(model_roots or [])
         self.max_upload_mb = max_upload_mb
         # Where uploads may come from (gradio's upload folder, set by build_ui); None: any
@@ -132,7 +147,7 @@ class MusicGenApp:
         self.max_duration = float(max_duration)
         self.output_dir = Path(output_dir or tempfile.mkdtemp(prefix="audiocraft-app-"))
         self.stream = stream
-        self.models = ModelCache(device)
+        self.models = ModelCache(device, threads)
         self._stops: dict[str, threading.Event] = {}
         self._stops_lock = threading.Lock()
         # The model's layers keep streaming state: one generation at a time.
@@ -469,8 +484,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "facebook/musicgen-* or a local path")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda if there)")
     parser.add_argument("--threads", type=int, default=None,
-                        help="CPU threads for torch (small models run fastest on 1; "
-                             "default torch's)")
+                        help="CPU threads for torch (default: chosen for each model as "
+                             "the CLI does: 1 for small models such as toy, torch's "
+                             "default for larger ones)")
     parser.add_argument("--max-duration", type=float, default=MAX_DURATION,
                         help=f"longest piece one request may ask for, seconds "
                              f"(default {MAX_DURATION:g})")
@@ -546,7 +562,7 @@ def main(argv: list[str] | None = None) -> None:
     studio = MusicGenApp(default_model=args.model, device=args.device,
                          max_duration=args.max_duration, output_dir=args.output_dir,
                          stream=True, model_roots=args.model_root,
-                         max_upload_mb=args.max_upload_mb)
+                         max_upload_mb=args.max_upload_mb, threads=args.threads)
     try:  # a model that cannot load fails here, not at the first click
         studio.models.get(resolve_model(args.model, studio.model_roots)[1])
     except AppError as err:

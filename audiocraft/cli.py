@@ -96,8 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--batch", type=int, default=1, help="pieces per prompt (default 1)")
     gen.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
     gen.add_argument("--threads", type=int,
-                     help="CPU threads for torch (default: 1 for small models at batch < 4, "
-                     "else torch's)")
+                     help="CPU threads for torch (default: 1 for small models such as toy, "
+                     "torch's default for larger ones; see README, Performance)")
     gen.add_argument("--precision", choices=PRECISIONS,
                      default="float32", help="LM precision for sampling: float32 (exact, "
                      "default), bfloat16, float16, int8 (CPU); see README, Performance")
@@ -257,6 +257,8 @@ def run_generate(args: argparse.Namespace) -> int:
     elapsed = time.time() - started
     for path in written:
         print(f"wrote {path} ({sidecar_path(path).name} holds the settings)")
+    made = float(settings.get("generated_seconds", args.duration))
+    print(_speed_line(len(written), made, elapsed, torch.get_num_threads()))
     if stream.interrupted:
         kept = f"kept {seconds:.1f} s of {args.duration:g} s" if written else "nothing was made"
         print(f"stopped early: {kept} (after {elapsed:.0f} s)", file=sys.stderr)
@@ -302,6 +304,15 @@ def _check_memory(duration: float, count: int, sample_rate: int, channels: int) 
             f"{duration:g} s x {count} piece(s) would hold about {needed / 1e9:.1f} GB of audio "
             f"in memory until the end (this machine has {total / 1e9:.1f} GB): add --stream "
             "to write it as it is made in bounded memory, or ask for a shorter --duration.")
+
+
+def _speed_line(samples: int, seconds: float, elapsed: float, threads: int) -> str:
+    """One line on how fast `samples` pieces of `seconds` each were made in `elapsed` s."""
+    elapsed = max(elapsed, 1e-9)
+    return (f"{samples} sample{'s' if samples != 1 else ''} of {seconds:.1f} s in "
+            f"{elapsed:.1f} s on {threads} thread{'s' if threads != 1 else ''}: "
+            f"{samples / elapsed:.3f} samples/s, {samples * seconds / elapsed:.2f} s of "
+            f"audio per second (real-time factor {elapsed / max(samples * seconds, 1e-9):.3f})")
 
 
 def _stop_on_interrupt(stop: threading.Event, making: threading.Event | None = None) -> Any:

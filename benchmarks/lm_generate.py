@@ -13,9 +13,18 @@ For the same model size and the same number of steps with guidance (a doubled ba
     python benchmarks/lm_generate.py                       # musicgen-small sizes, 2 threads
     python benchmarks/lm_generate.py --precisions float32 int8 --steps 60 --batch 4
     python benchmarks/lm_generate.py --dim 256 --layers 4 --heads 4 --no-transformers
+    python benchmarks/lm_generate.py --precisions float32 int8 --threads 1 2 --batch 1 4
+    python benchmarks/lm_generate.py --toy --precisions float32 --threads 1 2 --batch 1 4
+    python benchmarks/lm_generate.py --toy --precisions float32 --threads 1 --module-path --compile
 
-Prints steps per second (and samples x steps per second), the ratios to our float32 and
-to transformers, and the bandwidth fractions. Not a test: nothing is asserted.
+`--module-path` adds float32 through the layers' modules (no `decode_step.layer_step`),
+`--compile` float32 with `layer_step` compiled by torch.compile (neither is used by the
+library: see README, Performance). `--threads` and `--batch` take several values: every
+combination runs in the same process, one after the other. Prints, per precision,
+thread count and batch: steps per second, samples per second (samples of STEPS steps)
+and seconds of audio per second (all samples), the ratios to our float32 and to
+transformers at the same threads and batch, and the fraction of the bandwidth bound.
+Not a test: nothing is asserted.
 """
 
 from __future__ import annotations
@@ -26,14 +35,20 @@ import time
 import torch
 
 from audiocraft.models.lm import LMModel
+from audiocraft.models.musicgen import MusicGen
 from audiocraft.models.precision import PRECISIONS, apply_precision, decoder_weight_bytes
+from audiocraft.modules import transformer as transformer_module
 from audiocraft.modules.conditioners import (
     ConditionFuser,
     ConditioningAttributes,
     ConditioningProvider,
 )
 from audiocraft.modules.conditioners.lut import LUTConditioner
+from audiocraft.modules.decode_step import layer_step
 from audiocraft.modules.patterns import DelayedPatternProvider
+
+FRAME_RATE = 50  # steps per second of audio of musicgen-small
+TOY_FRAME_RATE = 25
 
 
 def build_ours(dim: int, layers: int, heads: int, card: int) -> LMModel:
@@ -93,58 +108,107 @@ def streaming_bandwidth(gib: float = 1.0, repeats: int = 5) -> float:
             best = min(best, time.perf_counter() - start)
     return x.numel() * 4 / best
 
+def build_toy() -> LMModel:
+    """The shipped toy model's LM (its real weights: dim 192, 6 layers, rotary positions)."""
+    return MusicGen.get_pretrained("toy", device="cpu").lm.eval()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dim", type=int, default=1024)
     parser.add_argument("--layers", type=int, default=24)
     parser.add_argument("--heads", type=int, default=16)
     parser.add_argument("--card", type=int, default=2048)
+    parser.add_argument("--toy", action="store_true",
+                        help="the shipped toy model's LM instead of a random one of --dim etc.")
     parser.add_argument("--steps", type=int, default=30)
-    parser.add_argument("--batch", type=int, default=1, help="samples (2 rows each)")
+    parser.add_argument("--batch", type=int, nargs="+", default=[1],
+                        help="samples (2 rows each); several give a sweep")
     parser.add_argument("--repeats", type=int, default=3, help="runs per entry (best kept)")
     parser.add_argument("--precisions", nargs="+", default=list(PRECISIONS),
                         choices=PRECISIONS)
     parser.add_argument("--sampling", action="store_true",
                         help="top-k 250 sampling instead of greedy (same cost but the draws)")
     parser.add_argument("--no-transformers", action="store_true")
-    parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    parser.add_argument("--module-path", action="store_true",
+                        help="also float32 through the layers' modules (no fast decode step)")
+    parser.add_argument("--compile", action="store_true",
+                        help="also float32 with the decode layer step under torch.compile "
+                             "(inductor, dynamic shapes; compiling takes minutes)")
+    parser.add_argument("--threads", type=int, nargs="+", default=[2],
+                        help="torch threads (default 2); several give a sweep")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    bandwidth = streaming_bandwidth()
-    rates, bytes_per_step = {}, {}
-    for precision in args.precisions:
+    if args.toy:
+        args.no_transformers = True  # transformers has no rotary MusicGen decoder
+    bandwidth: dict[int, float] = {}
+    for threads in args.threads:
+        torch.set_num_threads(threads)
+        bandwidth[threads] = streaming_bandwidth()
+    rates: dict[tuple[str, int, int], float] = {}  # (name, threads, batch) -> steps/s
+    bytes_per_step = {}
+    variants = [(precision, "") for precision in args.precisions]
+    if args.module_path:
+        variants.append(("float32", "module path"))
+    if args.compile:
+        variants.append(("float32", "compiled"))
+    compile_seconds = 0.0
+    for precision, variant in variants:
         torch.manual_seed(0)
-        model = apply_precision(build_ours(args.dim, args.layers, args.heads, args.card),
-                                precision)
+        base = build_toy() if args.toy else build_ours(args.dim, args.layers, args.heads,
+                                                       args.card)
+        model = apply_precision(base, precision)
         bytes_per_step[precision] = decoder_weight_bytes(model)
-        time_ours(model, 8, args.batch)  # warm-up
-        rates[f"ours {precision}"] = max(time_ours(model, args.steps, args.batch, args.sampling)
-                                         for _ in range(args.repeats))
+        model.transformer.fast_decode = variant != "module path"
+        transformer_module.layer_step = (
+            torch.compile(layer_step, dynamic=True) if variant == "compiled" else layer_step)
+        name = f"ours {precision}" + (f" ({variant})" if variant else "")
+        for threads in args.threads:
+            torch.set_num_threads(threads)
+            for batch in args.batch:
+                start = time.perf_counter()
+                time_ours(model, 8, batch)  # warm-up (and compilation)
+                compile_seconds += time.perf_counter() - start if variant == "compiled" else 0
+                rates[name, threads, batch] = max(
+                    time_ours(model, args.steps, batch, args.sampling)
+                    for _ in range(args.repeats))
+        transformer_module.layer_step = layer_step
         del model
     if not args.no_transformers:
-        torch.manual_seed(0)
-        rates["transformers float32"] = max(
-            time_transformers(args.dim, args.layers, args.heads, args.card, args.steps,
-                              args.batch) for _ in range(args.repeats))
-    print(f"model dim {args.dim}, {args.layers} layers, {args.heads} heads, card {args.card}; "
-          f"{args.steps} steps, batch {args.batch} with guidance ({2 * args.batch} rows), "
-          f"{'sampling' if args.sampling else 'greedy'}, {torch.get_num_threads()} threads; "
-          f"best of {args.repeats}")
-    print(f"streaming bandwidth (best of sum / mv over 1 GiB): {bandwidth / 1e9:.1f} GB/s")
-    base = rates.get("ours float32")
-    hf = rates.get("transformers float32")
-    print(f"  {'':22s} {'steps/s':>8s} {'samples*steps/s':>16s} {'x ours f32':>10s} "
-          f"{'x transformers':>14s} {'GB/step':>8s} {'bound steps/s':>13s} {'of bound':>8s}")
-    for name, rate in rates.items():
-        precision = name.split()[-1]
-        cells = [f"{rate:8.2f}", f"{rate * args.batch:16.2f}",
-                 f"{rate / base:10.2f}" if base else f"{'':>10s}",
+        for threads in args.threads:
+            torch.set_num_threads(threads)
+            for batch in args.batch:
+                torch.manual_seed(0)
+                rates["transformers float32", threads, batch] = max(
+                    time_transformers(args.dim, args.layers, args.heads, args.card,
+                                      args.steps, batch) for _ in range(args.repeats))
+    size = "the toy model's LM" if args.toy else (
+        f"model dim {args.dim}, {args.layers} layers, {args.heads} heads, card {args.card}")
+    print(f"{size}; {args.steps} steps, guidance (2 rows per sample), "
+          f"{'sampling' if args.sampling else 'greedy'}; best of {args.repeats}")
+    for threads, value in bandwidth.items():
+        print(f"streaming bandwidth, {threads} threads (best of sum / mv over 1 GiB): "
+              f"{value / 1e9:.1f} GB/s")
+    print(f"  {'':28s} {'thr':>3s} {'batch':>5s} {'steps/s':>8s} {'samples/s':>9s} "
+          f"{'audio s/s':>9s} {'x ours f32':>10s} {'x transformers':>14s} {'GB/step':>8s} "
+          f"{'bound steps/s':>13s} {'of bound':>8s}")
+    frame_rate = TOY_FRAME_RATE if args.toy else FRAME_RATE
+    for (name, threads, batch), rate in rates.items():
+        precision = name.split()[1]
+        base_rate = rates.get(("ours float32", threads, batch))
+        hf = rates.get(("transformers float32", threads, batch))
+        cells = [f"{threads:3d}", f"{batch:5d}", f"{rate:8.2f}",
+                 f"{rate * batch / args.steps:9.3f}", f"{rate * batch / frame_rate:9.3f}",
+                 f"{rate / base_rate:10.2f}" if base_rate else f"{'':>10s}",
                  f"{rate / hf:14.2f}" if hf else f"{'':>14s}"]
         if name.startswith("ours"):
             gb = bytes_per_step[precision] / 1e9
-            bound = bandwidth / bytes_per_step[precision]
+            bound = bandwidth[threads] / bytes_per_step[precision]
             cells += [f"{gb:8.3f}", f"{bound:13.1f}", f"{rate / bound:8.0%}"]
-        print(f"  {name:22s} " + " ".join(cells))
+        print(f"  {name:28s} " + " ".join(cells))
+    if args.compile:
+        print(f"torch.compile: warm-up calls with compilation took {compile_seconds:.0f} s")
+    print(f"samples/s: samples of {args.steps} steps made per second; audio s/s: seconds "
+          f"of audio (at {frame_rate} steps/s) made per second, all samples together")
 
 
 if __name__ == "__main__":

@@ -190,6 +190,19 @@ def test_import_is_cheap():
 
 # ---- the generation logic, without a server ----
 
+def test_model_cache_chooses_threads_like_the_cli():
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        app.ModelCache(device="cpu").get("debug")
+        assert torch.get_num_threads() == 1  # a small LM: one thread, as the CLI picks
+        torch.set_num_threads(2)
+        app.ModelCache(device="cpu", threads=2).get("debug", "int8")
+        assert torch.get_num_threads() == 2  # --threads given: left alone
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_model_cache_loads_once_and_reports_missing_models(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HOME", str(tmp_path / "empty_hf_home"))
     cache = app.ModelCache(device="cpu")

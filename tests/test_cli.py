@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 from audiocraft import cli
 from audiocraft.data.audio import read_tags
@@ -47,7 +48,7 @@ def test_generate_writes_audio_with_settings(tmp_path):
     assert np.array_equal(sf.read(again)[0], wav)
 
 
-def test_stream_batch_timeline_and_format(tmp_path):
+def test_stream_batch_timeline_and_format(tmp_path, capsys):
     timeline = tmp_path / "t.json"
     timeline.write_text(json.dumps([[0, "intro"], {"start": 1.2, "text": "drums"}]))
     out = tmp_path / "piece"
@@ -60,6 +61,27 @@ def test_stream_batch_timeline_and_format(tmp_path):
         settings = json.loads((tmp_path / f"piece_{i}.flac.json").read_text())
         assert settings["timeline"] == [[0.0, "intro"], [1.2, "drums"]]
         assert settings["sample"] == i
+    out = capsys.readouterr().out
+    assert "2 samples of 2.4 s in " in out and " samples/s, " in out  # --batch reports its speed
+
+
+def test_speed_line_counts_samples_and_audio():
+    line = cli._speed_line(4, 10.0, 20.0, 2)
+    assert line.startswith("4 samples of 10.0 s in 20.0 s on 2 threads: 0.200 samples/s")
+    assert "2.00 s of audio per second (real-time factor 0.500)" in line
+
+
+def test_threads_follow_the_model_when_not_given(tmp_path):
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        assert run("rain", "--duration", "1", "--out", str(tmp_path / "a.wav"), *FAST) == 0
+        assert torch.get_num_threads() == 1  # the debug LM is small: one thread
+        assert run("rain", "--duration", "1", "--out", str(tmp_path / "b.wav"), "--threads", "2",
+                   *FAST) == 0
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_existing_output_needs_overwrite(tmp_path, capsys):

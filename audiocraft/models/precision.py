@@ -246,18 +246,29 @@ def measure_deviation(reference: LMModel, lm: LMModel, conditions: list[tp.Any],
 # ---- threads ----
 
 SMALL_DECODER_BYTES = 64 * 2**20  # below this, a decoding step is Python- and sync-bound
+# Torch's own thread count when this module is first imported (the physical cores, or
+# OMP_NUM_THREADS), before any automatic choice lowers it.
+DEFAULT_THREADS = torch.get_num_threads()
 
 
 def suggested_threads(lm: LMModel, batch: int = 1) -> int:
     """Torch threads that suit sampling from ``lm`` with ``batch`` samples on this CPU.
 
-    A step of a small decoder (the toy model reads 16 MB of weights per step) is a
-    few hundred tiny operations: a second thread only adds synchronisation (the toy
-    model makes 40 s of audio in 9.5 s on 1 thread, 13.7 s on 2), unless a batch of 4
-    or more gives each operation enough rows. Larger models are bound by memory
-    bandwidth, which every core helps to draw: they keep the current count (torch's
-    default: the physical cores).
+    A step of a small decoder (under ``SMALL_DECODER_BYTES`` of weights per step: the
+    toy model reads 15 MB) is a few hundred tiny operations that a second thread
+    speeds up little when the cores are free (the toy LM: 1.2x at batch 1 and 4) and
+    slows down many times when another job holds a core (every operator waits for the
+    thread that lost it), at any batch: they get 1 (README, Performance).
+    Larger models are bound by memory bandwidth, which every core helps to draw: they
+    get torch's default count (``DEFAULT_THREADS``, whatever the current setting).
     """
-    if decoder_weight_bytes(lm) < SMALL_DECODER_BYTES and batch < 4:
+    if decoder_weight_bytes(lm) < SMALL_DECODER_BYTES:
         return 1
-    return torch.get_num_threads()
+    return DEFAULT_THREADS
+
+
+def use_suggested_threads(lm: LMModel, batch: int = 1) -> int:
+    """Set torch's thread count to ``suggested_threads(lm, batch)``; returns it."""
+    threads = suggested_threads(lm, batch)
+    torch.set_num_threads(threads)
+    return threads

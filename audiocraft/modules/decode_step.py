@@ -9,7 +9,8 @@ eval mode: about 50 us per layer, 1.2 ms of a step's 5 ms of Python on a 24-laye
 each submodule's `forward` directly and skipping what eval mode leaves out.
 
 It covers the layers MusicGen uses: self-attention without grouped keys/values, q/k
-norms, rotary positions, limited context or float32 upcast; `supports_fast_step` says
+norms, limited context or float32 upcast, with or without rotary positions (whose
+rotation the transformer computes once per step for all layers); `supports_fast_step` says
 whether a layer qualifies, and the transformer falls back to the modules otherwise.
 """
 
@@ -29,7 +30,7 @@ if tp.TYPE_CHECKING:
 def supports_fast_step(layer: StreamingTransformerLayer) -> bool:
     """Whether `layer_step` computes exactly what `layer.forward` does for this layer."""
     attn = layer.self_attn
-    simple = (attn.kv_repeat == 1 and attn.q_layer_norm is None and attn.rope is None
+    simple = (attn.kv_repeat == 1 and attn.q_layer_norm is None and attn.k_layer_norm is None
               and attn.past_context is None and not attn.attention_as_float32 and attn.causal)
     cross = layer.cross_attention
     if cross is not None:
@@ -43,8 +44,9 @@ def _identity_or(module: nn.Module) -> tp.Callable[[torch.Tensor], torch.Tensor]
 
 
 def _self_attention(attn: MultiheadAttention, x: torch.Tensor, cache: LayerCache,
-                    offset: int) -> torch.Tensor:
-    """Causal self-attention of one new step x [B, 1, D] over the cache."""
+                    offset: int, rotation: torch.Tensor | None) -> torch.Tensor:
+    """Causal self-attention of new steps x [B, T, D] over the cache; `rotation`: the
+    rotary rotations of these positions [T, Dh/2] when the attention has rotary ones."""
     B, T, D = x.shape
     if attn.in_proj_modules:
         qkv = attn.in_proj_modules["qkv"].forward(x)
@@ -53,13 +55,18 @@ def _self_attention(attn: MultiheadAttention, x: torch.Tensor, cache: LayerCache
     q, k, v = qkv.split([D, attn.kv_dim, attn.kv_dim], dim=-1)
     H, Dh = attn.num_heads, attn.head_dim
     q = q.view(B, T, H, Dh).transpose(1, 2)  # [B, H, T, Dh]
+    k = k.view(B, T, H, Dh).transpose(1, 2)
+    if attn.rope is not None:
+        if rotation is None:
+            rotation = attn.rope.rotation(offset, T, x.device)
+        q, k = attn.rope.apply_rotation(q, rotation), attn.rope.apply_rotation(k, rotation)
     end = offset + T
     keys, values = cache.keys, cache.values
     assert keys is not None and values is not None
     if end > keys.shape[2]:
         raise RuntimeError(f"KV cache full: {end} steps for a capacity of {keys.shape[2]}; "
                            "create the KVCache with more extra_steps.")
-    keys[:, :, offset:end] = k.view(B, T, H, Dh).transpose(1, 2)
+    keys[:, :, offset:end] = k
     values[:, :, offset:end] = v.view(B, T, H, Dh).transpose(1, 2)
     mask = None
     if T > 1:
@@ -89,12 +96,14 @@ def _cross_attention(attn: MultiheadAttention, x: torch.Tensor,
 
 
 def layer_step(layer: StreamingTransformerLayer, x: torch.Tensor, cache: LayerCache,
-               offset: int) -> torch.Tensor:
+               offset: int, rotation: torch.Tensor | None = None) -> torch.Tensor:
     """`layer.forward(x, cache=cache, offset=offset)` for a layer that `supports_fast_step`,
     once the cache holds the cross-attention keys/values (every call after the first).
 
     Args:
         x: [B, T, D] new steps at positions offset..offset+T-1.
+        rotation: `RotaryEmbedding.rotation(offset, T)` [T, Dh/2] of the layer's rotary
+            embedding, computed once for all layers (None: computed here if needed).
     Returns:
         [B, T, D].
     """
@@ -102,7 +111,7 @@ def layer_step(layer: StreamingTransformerLayer, x: torch.Tensor, cache: LayerCa
     scale_2 = _identity_or(layer.layer_scale_2)
     cross = layer.cross_attention
     if layer.norm_first:
-        y = _self_attention(layer.self_attn, layer.norm1.forward(x), cache, offset)
+        y = _self_attention(layer.self_attn, layer.norm1.forward(x), cache, offset, rotation)
         x = x + (scale_1(y) if scale_1 is not None else y)
         if cross is not None:
             y = _cross_attention(cross, layer.norm_cross.forward(x), cache)
@@ -111,7 +120,7 @@ def layer_step(layer: StreamingTransformerLayer, x: torch.Tensor, cache: LayerCa
         y = layer.linear2.forward(layer.activation.forward(layer.linear1.forward(
             layer.norm2.forward(x))))
         return x + (scale_2(y) if scale_2 is not None else y)
-    y = _self_attention(layer.self_attn, x, cache, offset)
+    y = _self_attention(layer.self_attn, x, cache, offset, rotation)
     x = layer.norm1.forward(x + (scale_1(y) if scale_1 is not None else y))
     if cross is not None:
         y = _cross_attention(cross, x, cache)

@@ -144,10 +144,13 @@ class StreamingTransformer(nn.Module):
             self._allocate(cache, x)
         if cache is not None and offset > 0 and not self.training and self.fast_decode:
             # Decoding: the cross-attention keys/values are cached since the first call.
+            # Every layer shares the transformer's rotary embedding: one rotation per step.
+            rotation = self.rope.rotation(offset, T, x.device) if self.rope is not None else None
             for index, layer in enumerate(self.layers):
                 layer = tp.cast(StreamingTransformerLayer, layer)
                 if supports_fast_step(layer):
-                    x = layer_step(layer, x, cache.layers[index], offset)
+                    shared = rotation if layer.self_attn.rope is self.rope else None
+                    x = layer_step(layer, x, cache.layers[index], offset, shared)
                 else:
                     x = layer(x, cross_attention_src, mask, cache=cache.layers[index],
                               offset=offset)

@@ -62,11 +62,19 @@ class RotaryEmbedding(nn.Module):
 
     def rotate(self, x: torch.Tensor, start: int) -> torch.Tensor:
         """x [B, H, T, Dh] at positions start..start+T-1 -> rotated x, same shape."""
-        T = x.shape[2]
-        idx = torch.arange(start, start + T, device=x.device, dtype=torch.float32)
-        angles = torch.outer(idx, self.frequencies.to(x.device))  # [T, Dh/2]
+        return self.apply_rotation(x, self.rotation(start, x.shape[2], x.device))
+
+    def rotation(self, start: int, length: int, device: torch.device) -> torch.Tensor:
+        """The complex rotations of positions start..start+length-1: [length, Dh/2]
+        (shared by every layer of a step; see `apply_rotation`)."""
+        idx = torch.arange(start, start + length, device=device, dtype=torch.float32)
+        angles = torch.outer(idx, self.frequencies.to(device))  # [T, Dh/2]
         rotation = torch.polar(torch.ones_like(angles), angles)
-        rotation = rotation * self.scale + (1.0 - self.scale)
+        return rotation * self.scale + (1.0 - self.scale)
+
+    @staticmethod
+    def apply_rotation(x: torch.Tensor, rotation: torch.Tensor) -> torch.Tensor:
+        """x [B, H, T, Dh] rotated by `rotation` [T, Dh/2] -> same shape and dtype."""
         pairs = torch.view_as_complex(x.float().reshape(*x.shape[:-1], -1, 2))  # [B, H, T, Dh/2]
         return torch.view_as_real(pairs * rotation).reshape(x.shape).type_as(x)
 

@@ -34,4 +34,18 @@ def test_musicgen_layers_take_the_fast_step():
     model = make(cross_attention=True, norm_first=True, bias_ff=False, bias_attn=False)
     assert all(supports_fast_step(layer) for layer in model.layers)
     assert not any(supports_fast_step(layer) for layer in make(kv_repeat=2).layers)
-    assert not any(supports_fast_step(layer) for layer in make(positional_embedding="rope").layers)
+    assert not any(supports_fast_step(layer) for layer in make(qk_layer_norm=True).layers)
+    # Rotary positions (the toy model's) take it too, the rotation computed once per step.
+    rope = make(positional_embedding="rope", cross_attention=True, norm_first=True)
+    assert all(supports_fast_step(layer) for layer in rope.layers)
+
+
+def test_rope_fast_step_with_cross_attention_is_bitwise_the_module_path():
+    torch.manual_seed(1)
+    model = make(positional_embedding="rope", cross_attention=True, norm_first=True)
+    x = torch.randn(2, 11, 16)  # [B, T, D]
+    src, mask = _src()
+    with torch.no_grad():
+        slow = _decode(model, x, src, mask, fast=False)
+        fast = _decode(model, x, src, mask, fast=True)
+    assert torch.equal(slow, fast)
