@@ -39,8 +39,8 @@ from app_inputs import (  # noqa: F401  (re-exported for app.* users)
 logger = logging.getLogger("audiocraft.app")
 
 DEFAULT_MODEL = "toy"
-MODEL_CHOICES = ["toy", "debug", "facebook/musicgen-small", "facebook/musicgen-medium",
-                 "facebook/musicgen-large", "facebook/musicgen-melody"]
+MODEL_CHOICES = ["toy", "toy-melody", "debug", "facebook/musicgen-small",
+                 "facebook/musicgen-medium", "facebook/musicgen-large", "facebook/musicgen-melody"]
 PRECISIONS = ["float32", "bfloat16", "float16", "int8"]  # audiocraft.models.precision
 PROGRESS_INTERVAL = 0.25  # seconds between progress bar updates
 
@@ -167,7 +167,7 @@ class MusicGenApp:
             if not supports_melody(model):
                 raise AppError(f"The model '{settings.model}' cannot follow a melody (it has "
                                "no chroma conditioner): remove the melody, or choose a melody "
-                               "model such as facebook/musicgen-melody.")
+                               "model: toy-melody (shipped) or facebook/musicgen-melody.")
             melody, melody_sr = read_audio_input(settings.melody, "melody")
             inputs.update(melody_wavs=[melody], melody_sample_rate=melody_sr)
         if settings.prompt_audio is not None:

@@ -342,7 +342,8 @@ class BaseGenModel(ABC):
         if self.melody_conditioner() is None:
             raise ValueError(
                 f"The model '{self.name}' has no melody conditioner: use a melody model "
-                "(e.g. facebook/musicgen-melody) for generate_with_chroma.")
+                "for generate_with_chroma (toy-melody, shipped with the package, or "
+                "facebook/musicgen-melody).")
         if isinstance(melody_wavs, torch.Tensor):
             if melody_wavs.dim() == 2:
                 melody_wavs = melody_wavs[None]
