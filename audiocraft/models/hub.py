@@ -87,7 +87,8 @@ def find_file(name_or_path: str | os.PathLike, filename: str) -> Path | None:
     """`name_or_path` itself if it is a file, else `filename` inside the folder that
     `resolve_hf_folder` finds (local folder or HF cache snapshot), else None. A shipped
     model's name (`SHIPPED_MODELS`) is its folder, and `toy`'s for the files it lacks."""
-    shipped = SHIPPED_MODELS.get(str(name_or_path))
+    name = str(name_or_path)
+    shipped = TOY_MODEL_DIR if name == "toy" else SHIPPED_MODELS.get(name)
     if shipped is not None:
         for place in (shipped, TOY_MODEL_DIR):
             if (place / filename).is_file():
@@ -108,7 +109,8 @@ def missing_weights_message(name_or_path: str | os.PathLike, wanted: str) -> str
         name = str(name_or_path)
         script = "build_toy_melody.py" if name == "toy-melody" else "build_toy_model.py"
         return (
-            f"Could not find {wanted} for '{name}' in {SHIPPED_MODELS[name]}: the {name} "
+            f"Could not find {wanted} for '{name}' in "
+            f"{TOY_MODEL_DIR if name == 'toy' else SHIPPED_MODELS[name]}: the {name} "
             f"model is not in this checkout. Build it with scripts/{script}, or use 'debug' "
             "(tiny random weights) or the path of a local checkpoint."
         )
