@@ -60,8 +60,8 @@ from app_media import use_pyav_for_streaming, waveform_video
 logger = logging.getLogger("audiocraft.app")
 
 DEFAULT_MODEL = "toy"
-MODEL_CHOICES = ["toy", "debug", "facebook/musicgen-small", "facebook/musicgen-medium",
-                 "facebook/musicgen-large", "facebook/musicgen-melody"]
+MODEL_CHOICES = ["toy", "toy-melody", "debug", "facebook/musicgen-small",
+                 "facebook/musicgen-medium", "facebook/musicgen-large", "facebook/musicgen-melody"]
 PRECISIONS = ["float32", "bfloat16", "float16", "int8"]  # audiocraft.models.precision
 PROGRESS_INTERVAL = 0.25  # seconds between progress bar updates
 AUDIO_FORMATS = ("wav", "flac", "mp3", "ogg", "m4a")  # audio_write's, all with tags

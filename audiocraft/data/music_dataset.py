@@ -12,6 +12,11 @@ text; when merging, each of those fields is left out with probability ``drop_oth
 and the original description with probability ``drop_desc_p``, all independently. When
 not merging the description is unchanged. If every part is dropped the description is
 None (the model then sees no text for that sample).
+
+Melody: an item's ``self_wav`` (what a melody conditioner such as ``chroma_stem`` reads)
+is the segment itself, unless the sidecar names a file of the melody alone,
+``melody_path`` (relative to the sidecar: the synthetic set's ``--melody-stem``), whose
+same segment is then read instead (no separation needed to train on it).
 """
 
 from __future__ import annotations
@@ -25,8 +30,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from .audio import find_sidecar, sidecar_path
+from .audio import audio_read, find_sidecar, sidecar_path
 from .audio_dataset import AudioDataset, SegmentInfo
+from .audio_utils import convert_audio
 
 logger = logging.getLogger(__name__)
 
@@ -214,16 +220,37 @@ class MusicDataset(AudioDataset):
             )
         return data
 
+    def _melody_wav(self, sidecar: dict[str, Any], segment: SegmentInfo,
+                    wav: torch.Tensor) -> torch.Tensor:
+        """The melody of the segment ``[C, T]``: the same seconds of the sidecar's
+        ``melody_path`` file when it names one, else the segment ``wav`` itself."""
+        name = sidecar.get("melody_path")
+        if not name:
+            return wav
+        found = segment.meta.info_path or find_sidecar(segment.meta.path)
+        folder = Path(found or sidecar_path(segment.meta.path)).parent
+        path = folder / str(name)
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"The sidecar of {segment.meta.path} names the melody {path}, which does not "
+                "exist: render it again (synth --melody-stem) or remove melody_path.")
+        melody, sr = audio_read(path, segment.seek_time, wav.shape[-1] / self.sample_rate,
+                                pad=False)
+        melody = convert_audio(melody, sr, self.sample_rate, self.channels)[..., :wav.shape[-1]]
+        return torch.nn.functional.pad(melody, (0, wav.shape[-1] - melody.shape[-1]))
+
     def __getitem__(self, index: int) -> tuple[torch.Tensor, MusicInfo]:  # type: ignore[override]
         wav, segment, rng = self._get(index)
-        info = MusicInfo.from_dict(self._sidecar(segment), segment, self.info_fields_required)
+        sidecar = self._sidecar(segment)
+        info = MusicInfo.from_dict(sidecar, segment, self.info_fields_required)
         augment_music_info_description(
             info, self.merge_text_p, self.drop_desc_p, self.drop_other_p, rng
         )
         from audiocraft.modules.conditioners import JointEmbedCondition, WavCondition
 
         info.self_wav = WavCondition(
-            wav=wav[None], length=torch.tensor([segment.n_frames]),  # [1, C, T], [1]
+            wav=self._melody_wav(sidecar, segment, wav)[None],  # [1, C, T]
+            length=torch.tensor([segment.n_frames]),  # [1]
             sample_rate=[segment.sample_rate], path=[segment.meta.path],
             seek_time=[segment.seek_time],
         )

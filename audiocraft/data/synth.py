@@ -34,6 +34,7 @@ import torch
 
 from .audio import audio_write, sidecar_path
 from .manifest import AudioMeta, save_audio_meta
+from .synth_captions import FREE_BPM, varied_caption
 from .synth_voices import add_at, hihat, kick, snare, tone
 
 logger = logging.getLogger(__name__)
@@ -164,11 +165,16 @@ def _caption(rng: np.random.Generator, spec: PieceSpec, parts: dict[str, str]) -
     return str(_choose(rng, templates))
 
 
-def make_spec(rng: np.random.Generator, index: int, duration: float, sample_rate: int) -> PieceSpec:
-    """Draw the labels of piece ``index``."""
+def make_spec(rng: np.random.Generator, index: int, duration: float, sample_rate: int,
+              free_tempo: bool = False) -> PieceSpec:
+    """Draw the labels of piece ``index``. With ``free_tempo`` every genre takes any tempo
+    of ``FREE_BPM`` (not its own range) and the caption one of many wordings
+    (``synth_captions.varied_caption``): tempo is then learnt from the number, not from the
+    genre; the default draws (and so the default data sets) are unchanged."""
     genre_name = str(_choose(rng, list(GENRES)))
     genre = GENRES[genre_name]
-    bpm = int(rng.integers(genre.bpm[0], genre.bpm[1] + 1))
+    low, high = FREE_BPM if free_tempo else genre.bpm
+    bpm = int(rng.integers(low, high + 1))
     mode = str(_choose(rng, ("major", "minor")))
     tonic = PITCH_CLASSES[int(rng.integers(12))]
     progression = _choose(rng, PROGRESSIONS[mode])
@@ -188,12 +194,20 @@ def make_spec(rng: np.random.Generator, index: int, duration: float, sample_rate
         moods=moods, description="", keywords=[genre_name, *moods, "instrumental"],
         duration=duration, sample_rate=sample_rate, timbres=timbres,
     )
-    spec.description = _caption(rng, spec, parts)
+    spec.description = (varied_caption(rng, spec, parts) if free_tempo
+                        else _caption(rng, spec, parts))
     return spec
 
 
 def render(spec: PieceSpec, rng: np.random.Generator) -> np.ndarray:
     """Audio of a piece, mono float64 ``[T]``, peak about 0.9."""
+    return render_stems(spec, rng)["mix"]
+
+
+def render_stems(spec: PieceSpec, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """The mix of a piece (``render``) and its ``melody`` stem (the lead alone, at its
+    level in the mix), mono float64 ``[T]`` each: the melody a chroma conditioner learns
+    to follow. The same draws as ``render``, so the mix is the same."""
     sr = spec.sample_rate
     genre = GENRES[spec.genre]
     beat = 60.0 / spec.bpm
@@ -256,39 +270,63 @@ def render(spec: PieceSpec, rng: np.random.Generator) -> np.ndarray:
             prev_lead = note
             pos += length
     mix = 1.0 * drums + 0.8 * bass + 0.35 * chords + 0.45 * lead
-    mix = mix[:n]
+    mix, melody = mix[:n], 0.45 * lead[:n]
     fade = min(n, int(0.02 * sr))
-    mix[n - fade:] *= np.linspace(1.0, 0.0, fade)
+    ramp = np.linspace(1.0, 0.0, fade)
+    mix[n - fade:] *= ramp
+    melody[n - fade:] *= ramp
     peak = np.abs(mix).max()
-    return mix * (0.9 / peak) if peak > 0 else mix
+    gain = 0.9 / peak if peak > 0 else 1.0
+    return {"mix": mix * gain, "melody": melody * gain}
 
 
-def generate_piece(index: int, seed: int, duration: float, sample_rate: int = 32000
-                   ) -> tuple[np.ndarray, PieceSpec]:
-    """Piece ``index`` of the set drawn with ``seed``: ``(audio [T], labels)``."""
+def generate_piece(index: int, seed: int, duration: float, sample_rate: int = 32000,
+                   free_tempo: bool = False) -> tuple[np.ndarray, PieceSpec]:
+    """Piece ``index`` of the set drawn with ``seed``: ``(audio [T], labels)``
+    (``free_tempo``: see ``make_spec``)."""
+    audio, spec = generate_piece_stems(index, seed, duration, sample_rate, free_tempo)
+    return audio["mix"], spec
+
+
+def generate_piece_stems(index: int, seed: int, duration: float, sample_rate: int = 32000,
+                         free_tempo: bool = False) -> tuple[dict[str, np.ndarray], PieceSpec]:
+    """Piece ``index`` of the set drawn with ``seed``: ``({"mix", "melody"} [T] each,
+    labels)``, the mix that of ``generate_piece``."""
     if duration <= 0:
         raise ValueError(f"duration must be > 0 seconds, got {duration}.")
     rng = np.random.default_rng([seed, index])
-    spec = make_spec(rng, index, duration, sample_rate)
+    spec = make_spec(rng, index, duration, sample_rate, free_tempo)
     spec.seed = [seed, index]
-    return render(spec, rng), spec
+    return render_stems(spec, rng), spec
 
 
 def write_dataset(
     out: str | Path, num: int, duration: float, seed: int = 0, sample_rate: int = 32000,
-    channels: int = 1, format: str = "wav",
+    channels: int = 1, format: str = "wav", melody_stem: bool = False,
+    free_tempo: bool = False,
 ) -> list[AudioMeta]:
-    """Render ``num`` pieces into ``out`` with sidecars and ``out/data.jsonl``."""
+    """Render ``num`` pieces into ``out`` with sidecars and ``out/data.jsonl``.
+
+    ``melody_stem``: also write each piece's melody alone (``NAME.melody.FORMAT``, not in
+    the manifest), named by the sidecar's ``melody_path`` (relative to the sidecar), which
+    ``MusicDataset`` then gives melody conditioners instead of the mix.
+    ``free_tempo``: tempo free of the genre, varied captions (see ``make_spec``)."""
     if num <= 0:
         raise ValueError(f"--num must be >= 1, got {num}.")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     metas = []
     for i in range(num):
-        audio, spec = generate_piece(i, seed, duration, sample_rate)
-        wav = torch.from_numpy(audio).float()[None].expand(channels, -1)  # [C, T]
+        stems, spec = generate_piece_stems(i, seed, duration, sample_rate, free_tempo)
+        sidecar = spec.to_sidecar()
+        if melody_stem:
+            melody = torch.from_numpy(stems["melody"]).float()[None].expand(channels, -1)
+            stem_path = audio_write(out / f"{spec.name}.melody", melody, sample_rate,
+                                    format=format, strategy="none")
+            sidecar["melody_path"] = stem_path.name
+        wav = torch.from_numpy(stems["mix"]).float()[None].expand(channels, -1)  # [C, T]
         path = audio_write(out / spec.name, wav, sample_rate, format=format, strategy="none",
-                           metadata=spec.to_sidecar())
+                           metadata=sidecar)
         metas.append(AudioMeta(path.name, wav.shape[-1] / sample_rate, sample_rate,
                                float(wav.abs().max()), None, sidecar_path(path).name))
     save_audio_meta(out / "data.jsonl", metas)
@@ -317,7 +355,9 @@ def ensure_synthetic_data(cfg: Any) -> None:
             logger.info("Rendering %d synthetic pieces into %s", synth[split].num, out)
             write_dataset(out, num=synth[split].num, duration=synth.duration,
                           seed=synth[split].seed, sample_rate=synth.sample_rate,
-                          channels=cfg.channels)
+                          channels=cfg.channels,
+                          melody_stem=bool(synth.get("melody_stem", False)),
+                          free_tempo=bool(synth.get("free_tempo", False)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -332,9 +372,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample-rate", type=int, default=32000)
     parser.add_argument("--channels", type=int, default=1, help="1 (mono) or 2 (same in both)")
     parser.add_argument("--format", default="wav", choices=("wav", "flac", "mp3", "ogg"))
+    parser.add_argument("--melody-stem", action="store_true",
+                        help="also write each piece's melody alone (NAME.melody.wav)")
+    parser.add_argument("--free-tempo", action="store_true",
+                        help="any tempo for every genre, captions in varied wordings")
     args = parser.parse_args(argv)
     metas = write_dataset(args.out, args.num, args.duration, args.seed, args.sample_rate,
-                          args.channels, args.format)
+                          args.channels, args.format, args.melody_stem, args.free_tempo)
     for m in metas[:3]:
         sidecar = json.loads((Path(args.out) / str(m.info_path)).read_text())
         print(f"{m.path}: {sidecar['description']}")

@@ -1,6 +1,8 @@
 """Where model weights are found, with no network: local paths, the Hugging Face hub
-cache, and the `toy` model shipped with the package. Reading the files is
-`loaders.py`'s job; this module only finds them and words the error when it cannot.
+cache, and the models shipped with the package (`toy`, and `toy-melody`: the toy LM
+with a melody conditioner, whose folder holds only its LM and which shares `toy`'s
+codec). Reading the files is `loaders.py`'s job; this module only finds them and words
+the error when it cannot.
 """
 
 from __future__ import annotations
@@ -10,10 +12,16 @@ from pathlib import Path
 
 # `toy`: the model shipped with the package (built by scripts/build_toy_model.py).
 TOY_MODEL_DIR = Path(__file__).resolve().parent.parent / "assets" / "toy"
+# `toy-melody`: its LM fine-tuned with a melody conditioner (scripts/build_toy_melody.py).
+TOY_MELODY_MODEL_DIR = TOY_MODEL_DIR.parent / "toy-melody"
+# Name -> folder of the models shipped with the package. A file a shipped folder lacks
+# (toy-melody's codec) is toy's.
+SHIPPED_MODELS = {"toy": TOY_MODEL_DIR, "toy-melody": TOY_MELODY_MODEL_DIR}
 
 # Models that take a melody (`generate_with_chroma`, the CLI's --melody, the app's melody
 # box): a chroma conditioner, or (MusicGen-Style) a style conditioner fed the same way.
 MELODY_MODELS = (
+    "toy-melody",  # shipped with the package: works offline
     "facebook/musicgen-melody", "facebook/musicgen-melody-large",
     "facebook/musicgen-stereo-melody", "facebook/musicgen-stereo-melody-large",
     "facebook/musicgen-style",
@@ -95,9 +103,15 @@ def resolve_hf_folder(name_or_path: str | os.PathLike, revision: str = "main") -
 
 def find_file(name_or_path: str | os.PathLike, filename: str) -> Path | None:
     """`name_or_path` itself if it is a file, else `filename` inside the folder that
-    `resolve_hf_folder` finds (local folder or HF cache snapshot), else None."""
-    if str(name_or_path) == "toy":
-        name_or_path = TOY_MODEL_DIR
+    `resolve_hf_folder` finds (local folder or HF cache snapshot), else None. A shipped
+    model's name (`SHIPPED_MODELS`) is its folder, and `toy`'s for the files it lacks."""
+    name = str(name_or_path)
+    shipped = TOY_MODEL_DIR if name == "toy" else SHIPPED_MODELS.get(name)
+    if shipped is not None:
+        for place in (shipped, TOY_MODEL_DIR):
+            if (place / filename).is_file():
+                return place / filename
+        return None
     path = Path(name_or_path).expanduser()
     if path.is_file():
         return path
@@ -109,11 +123,14 @@ def find_file(name_or_path: str | os.PathLike, filename: str) -> Path | None:
 
 def missing_weights_message(name_or_path: str | os.PathLike, wanted: str) -> str:
     """A user-facing message for weights we could not find: where we looked, how to get them."""
-    if str(name_or_path) == "toy":
+    if str(name_or_path) in SHIPPED_MODELS:
+        name = str(name_or_path)
+        script = "build_toy_melody.py" if name == "toy-melody" else "build_toy_model.py"
         return (
-            f"Could not find {wanted} for 'toy' in {TOY_MODEL_DIR}: the toy model is not in "
-            "this checkout. Build it with scripts/build_toy_model.py, or use 'debug' (tiny "
-            "random weights) or the path of a local checkpoint."
+            f"Could not find {wanted} for '{name}' in "
+            f"{TOY_MODEL_DIR if name == 'toy' else SHIPPED_MODELS[name]}: the {name} "
+            f"model is not in this checkout. Build it with scripts/{script}, or use 'debug' "
+            "(tiny random weights) or the path of a local checkpoint."
         )
     places = "\n".join(f"  - {p}" for p in candidate_locations(name_or_path))
     name = str(name_or_path)

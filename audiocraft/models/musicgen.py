@@ -8,7 +8,10 @@ over time), ``generate_stream`` (audio chunks as they are made) and a melody pol
 
 Everything but MusicGen's own conditioning lives in ``BaseGenModel`` (``genmodel.py``):
 this module declares the attributes MusicGen's conditioners read (a ``description`` text,
-a ``self_wav`` melody) and builds them for each window.
+a ``self_wav`` melody) and builds them for each window. Models with conditioners on
+``bpm`` or ``key`` (trained from the metadata of their samples, e.g. the ``number``
+conditioner) get them from ``set_condition_values`` or, when not given, from the
+description's words (``conditioners.captions``: "a slow rock ballad at 128 bpm").
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from ..modules.conditioners import (
     JointEmbedCondition,
     StyleConditioner,
     WavCondition,
+    caption_attributes,
     null_wav_condition,
 )
 from .genmodel import (  # noqa: F401  (re-exported: importable from musicgen as before)
@@ -62,6 +66,26 @@ class MusicGen(BaseGenModel):
 
     TEXT_ATTRIBUTE: ClassVar[str] = "description"  # text conditioner: the description
     MELODY_ATTRIBUTE: ClassVar[str | None] = "self_wav"  # chroma conditioner: the melody
+    # Attributes read from the description when the LM conditions on them (and no value
+    # is set by `set_condition_values`).
+    CAPTION_ATTRIBUTES: ClassVar[tuple[str, ...]] = ("bpm", "key")
+
+    def set_condition_values(self, **values: float | str | None) -> None:
+        """Explicit values of the attributes read from captions (``bpm=128``,
+        ``key="A minor"``; None: read from each description again). They apply to every
+        sample and window until changed, and only where the LM has a conditioner on them."""
+        unknown = sorted(set(values) - set(self.CAPTION_ATTRIBUTES))
+        if unknown:
+            raise ValueError(f"Unknown condition values {unknown}: the known ones are "
+                             f"{list(self.CAPTION_ATTRIBUTES)}.")
+        explicit = dict(getattr(self, "condition_values", {}))
+        explicit.update(values)
+        self.condition_values = {k: v for k, v in explicit.items() if v is not None}
+
+    def caption_attributes_read(self) -> list[str]:
+        """The attributes of ``CAPTION_ATTRIBUTES`` the LM has a conditioner on."""
+        names = self.lm.condition_provider.text_conditions
+        return [name for name in self.CAPTION_ATTRIBUTES if name in names]
 
     @staticmethod
     def get_pretrained(name: str = "facebook/musicgen-melody",
@@ -139,6 +163,12 @@ class MusicGen(BaseGenModel):
             ConditioningAttributes(joint_embed={self.TEXT_ATTRIBUTE: self._text_only(text)})
             if joint else ConditioningAttributes(text={self.TEXT_ATTRIBUTE: text})
             for text in texts]
+        read = self.caption_attributes_read()
+        if read:
+            explicit = getattr(self, "condition_values", {})
+            for attr, text in zip(attributes, texts):
+                found = caption_attributes(text, **explicit)
+                attr.text.update({name: found[name] for name in read})
         melody_attribute = self.MELODY_ATTRIBUTE
         if melody_attribute is not None and self.melody_conditioner() is not None:
             for attr, melody in zip(attributes, melodies):

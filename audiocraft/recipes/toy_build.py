@@ -272,15 +272,37 @@ def write_hub_file(src: Path, dst: Path, dtype: str = "float32",
     save_hub_file(pkg, dst)
 
 
+def same_weights(a: Path, b: Path) -> bool:
+    """Whether two hub files hold the same weights (whatever their storage dtypes: an
+    export holds in float32 the float16 weights it was loaded from)."""
+    sa, sb = read_hub_file(a)["best_state"], read_hub_file(b)["best_state"]
+    return sa.keys() == sb.keys() and all(
+        torch.equal(sa[k].to(torch.float32), sb[k].to(torch.float32)) for k in sa)
+
+
 def ship(lm_export: Path, out: Path, recipe: dict[str, Any], timings: dict[str, float],
          lm_dtype: str = "float32", codec_dtype: str = "float32",
-         cfg_coef: float | list[float] | None = None) -> Path:
+         cfg_coef: float | list[float] | None = None, lm_only: bool = False) -> Path:
     """Copy the hub files into `out` (the LM's weights in `lm_dtype` and `cfg_coef` as its
     default guidance, the codec's in `codec_dtype`) and record their checksums with the
-    recipe."""
+    recipe. With `lm_only` the LM alone: a model shipped beside `toy` that shares its codec
+    (`toy-melody`; `hub.find_file` falls back to toy's), whose checksum is recorded as
+    ``shares_codec_of``: the codec must be the one the LM was trained on."""
     out.mkdir(parents=True, exist_ok=True)
     files = {}
-    for name in HUB_FILES:
+    shared: dict[str, Any] = {}
+    if lm_only:
+        codec = lm_export / "compression_state_dict.bin"
+        toy_codec = hub.TOY_MODEL_DIR / "compression_state_dict.bin"
+        if not codec.is_file() or not same_weights(codec, toy_codec):
+            raise SystemExit(f"--ship-lm-only: the codec in {lm_export} is not toy's "
+                             f"({toy_codec}): ship both files instead.")
+        shared = {"shares_codec_of": {"model": "toy", "file": toy_codec.name,
+                                      "sha256": sha256(toy_codec)}}
+        stale = out / "compression_state_dict.bin"
+        if stale.is_file():
+            stale.unlink()
+    for name in HUB_FILES[:1] if lm_only else HUB_FILES:
         src = lm_export / name
         if not src.is_file():
             raise SystemExit(f"{src} is missing: the LM stage exports both hub files.")
@@ -290,6 +312,7 @@ def ship(lm_export: Path, out: Path, recipe: dict[str, Any], timings: dict[str, 
         files[name] = {"sha256": sha256(out / name), "bytes": (out / name).stat().st_size}
     record = {
         "files": files,
+        **shared,
         "recipe": recipe,
         "wall_time_s": timings,
         "software": {"python": platform.python_version(), "torch": _torch_version()},
@@ -379,6 +402,10 @@ def main(argv: list[str] | None = None) -> int:
                              "LM (default: --piece-seconds); at most --tune-piece-seconds")
     parser.add_argument("--tune-override", action="append", default=[], metavar="KEY=VALUE",
                         help="extra Hydra override of the fine-tune stage (repeatable)")
+    parser.add_argument("--tune-solver", default="musicgen/toy_lm",
+                        help="solver config of the fine-tune (e.g. musicgen/toy_lm_melody or "
+                        "musicgen/toy_lm_bpm: the toy LM plus a conditioner, with "
+                        "--tune-override continue_with_new_conditioners=true)")
     parser.add_argument("--tune-from", default=None, metavar="MODEL",
                         help="skip stages 1-3 and refine this model ('toy' or a folder with "
                         "both hub files) by stage 3b")
@@ -393,6 +420,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-ship", action="store_true", help="train only; do not copy files")
     parser.add_argument("--ship-lm-dtype", choices=("float16", "float32"), default="float16",
                         help="dtype of the shipped LM weights (float16 halves the file)")
+    parser.add_argument("--ship-lm-only", action="store_true",
+                        help="ship the LM alone, for a model beside toy that shares its codec "
+                        "(toy-melody: --out audiocraft/assets/toy-melody)")
     parser.add_argument("--ship-codec-dtype", choices=("float16", "float32"), default="float16",
                         help="dtype of the shipped codec weights (float16 halves the file)")
     args = parser.parse_args(argv)
@@ -431,7 +461,8 @@ def main(argv: list[str] | None = None) -> int:
         parent_dir, parent = copy_parent(args.reexport, work, "--reexport")
         timings["total_this_invocation_s"] = round(time.time() - start, 1)
         path = ship(parent_dir, Path(args.out), {**head, "reexport_from": parent}, timings,
-                    args.ship_lm_dtype, args.ship_codec_dtype, args.cfg_coef)
+                    args.ship_lm_dtype, args.ship_codec_dtype, args.cfg_coef,
+                    args.ship_lm_only)
         print(f"shipped to {args.out}; checksums in {path}", flush=True)
         return 0
     if args.tune_from is not None:
@@ -445,7 +476,7 @@ def main(argv: list[str] | None = None) -> int:
     tune_overrides: list[str] = []
     if args.tune_steps > 0:
         tune_overrides = tune_stage_overrides(args, codec_export, lm_export)
-        lm_export = run_stage("tune", "musicgen/toy_lm", tune_overrides,
+        lm_export = run_stage("tune", args.tune_solver, tune_overrides,
                               work / "lm_tune" / "export" / "done.json", timings)
     timings["total_this_invocation_s"] = round(time.time() - start, 1)
     if args.no_ship or args.stop_after == "tune":
@@ -455,10 +486,10 @@ def main(argv: list[str] | None = None) -> int:
         "tune_steps": args.tune_steps, "num_train_tune": args.num_train_tune,
         "tune_piece_seconds": args.tune_piece_seconds,
         "tune_segment_seconds": tune_segment_seconds(args),
-        "tune": {"solver": "musicgen/toy_lm", "overrides": tune_overrides},
+        "tune": {"solver": args.tune_solver, "overrides": tune_overrides},
     }
     path = ship(lm_export, Path(args.out), recipe, timings, args.ship_lm_dtype,
-                args.ship_codec_dtype, args.cfg_coef)
+                args.ship_codec_dtype, args.cfg_coef, args.ship_lm_only)
     print(f"shipped to {args.out}; checksums in {path}", flush=True)
     return 0
 

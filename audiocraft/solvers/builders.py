@@ -63,7 +63,10 @@ def build_musicgen_solver(cfg: DictConfig, run_dir: Path) -> MusicGenSolver:
             "codebooks_pattern.delay.delays, e.g. [0,0,1,1,2,2,3,3]), or use a stereo codec.")
     # Stereo from a mono codec: left/right codebooks interleaved, as the LM's config says.
     codec = builders.get_wrapped_compression_model(codec, cfg)
-    if cfg.continue_from:
+    if cfg.continue_from and cfg.get("continue_with_new_conditioners"):
+        lm = builders.get_lm_model(cfg)
+        load_with_new_conditioners(lm, str(cfg.continue_from))
+    elif cfg.continue_from:
         # The loaders return models in eval mode; training needs dropout and the rest on.
         lm = loaders.load_lm_model(str(cfg.continue_from), device="cpu").train()
     else:
@@ -80,6 +83,29 @@ def build_musicgen_solver(cfg: DictConfig, run_dir: Path) -> MusicGenSolver:
                           token_cache=cache, samples=samples,
                           sample_dir=str(run_dir / "samples"), stages=stage_settings(cfg),
                           run_dir=str(run_dir), **_ema(cfg))
+
+
+def load_with_new_conditioners(lm: nn.Module, name_or_path: str) -> list[str]:
+    """Load the LM weights of `name_or_path` into `lm` (built from a config that adds
+    conditioners to that model's: a melody or a number conditioner), the added
+    conditioners keeping their fresh initialisation. Returns the keys left fresh. Anything
+    else that does not fit (a missing transformer weight, a wrong shape) raises
+    ConfigError: the config must be the model's own plus conditioners."""
+    state = loaders.load_lm_model_ckpt(name_or_path)["best_state"]
+    expected = lm.state_dict()
+    buffers = {name for name, _ in lm.named_buffers()}
+    fresh = sorted(set(expected) - set(state) - buffers)
+    wrong = [k for k in state if k in expected and state[k].shape != expected[k].shape]
+    unknown = sorted(set(state) - set(expected))
+    outside = [k for k in fresh if not k.startswith("condition_provider.conditioners.")]
+    if outside or wrong or unknown:
+        raise ConfigError(
+            f"continue_with_new_conditioners: the weights of {name_or_path} do not fit this "
+            f"config beyond its new conditioners: missing {outside[:5]}, wrong shapes "
+            f"{wrong[:5]}, unknown {unknown[:5]}. Use the model's own config (its xp.cfg) "
+            "plus the conditioners to add.")
+    lm.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()}, strict=False)
+    return fresh
 
 
 def stage_settings(cfg: DictConfig) -> StageSettings:

@@ -2,7 +2,8 @@
 
 See `attributes.py` (what a sample is conditioned on), `base.py` (the interface),
 `provider.py` (batching + running conditioners), `fuser.py` (how conditions enter the
-transformer), `dropout.py` (guidance and attribute dropout) and one file per conditioner.
+transformer), `dropout.py` (guidance and attribute dropout), `captions.py` (tempo and key read from
+a user's words) and one file per conditioner.
 
 Each conditioner file registers its class in `CONDITIONERS` (`base.py`) under the name a
 config's `conditioners.NAME.model` uses; importing this package registers them all.
@@ -25,11 +26,13 @@ from .base import (
     TextConditioner,
     WaveformConditioner,
 )
+from .captions import caption_attributes, parse_key, parse_tempo
 from .chroma import ChromaStemConditioner
 from .clap import CLAPEmbeddingConditioner
 from .dropout import AttributeDropout, ClassifierFreeGuidanceDropout, dropout_condition
 from .fuser import FUSE_METHODS, ConditionFuser, FusedConditions
 from .lut import LUTConditioner, WhiteSpaceTokenizer
+from .number import NumberConditioner
 from .provider import ConditioningProvider
 from .style import StyleConditioner
 from .text import T5Conditioner
@@ -50,15 +53,19 @@ __all__ = [
     "FusedConditions",
     "JointEmbedCondition",
     "LUTConditioner",
+    "NumberConditioner",
     "StyleConditioner",
     "T5Conditioner",
     "TextConditioner",
     "WavCondition",
     "WaveformConditioner",
     "WhiteSpaceTokenizer",
+    "caption_attributes",
     "dropout_condition",
     "length_to_mask",
     "null_wav_condition",
     "nullify_joint_embed",
     "nullify_wav",
+    "parse_key",
+    "parse_tempo",
 ]

@@ -9,7 +9,8 @@ whose weights the audiocraft checkpoints store as `conditioners.NAME.output_proj
 `CONDITIONERS` is the registry of conditioner models: the `model` key of a config section
 `conditioners.NAME` names an entry, built by its `from_config`. A conditioner file
 registers its class with `@CONDITIONERS.register("name")`; importing
-`audiocraft.modules.conditioners` registers the built-in ones (t5, lut, chroma_stem, style, clap).
+`audiocraft.modules.conditioners` registers the built-in ones (t5, lut, chroma_stem, number,
+style, clap).
 """
 
 from __future__ import annotations

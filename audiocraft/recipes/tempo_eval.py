@@ -1,0 +1,227 @@
+"""Tempo adherence of a text-to-music model on captions written unlike its training
+captions (the evaluation behind ``scripts/eval_tempo_adherence.py``, its command line).
+
+    python scripts/eval_tempo_adherence.py [--model toy] [--num 128] [--seed 1000]
+        [--seconds 6] [--threads 2] [--json outputs/tempo_eval.json]
+
+Two sets of captions, one clip each, scored by the same tempo estimator as
+``scripts/eval_toy_model.py`` (``audiocraft.metrics.music.estimate_bpm``): a hit is an
+estimated bpm within 4% of the asked tempo; octave errors (x2, x1/2, x3, x1/3 within 4%)
+are counted apart and as misses.
+
+- ``unusual captions``: ``unusual_captions(num, seed)``: a genre (the synthetic set's six,
+  or one the synthesizer does not play: rock, jazz, techno, ballad...) at a tempo drawn
+  from 72-160 bpm outside that genre's usual range (house at 80, lofi at 150; for
+  unknown genres anywhere in it), with pace words that may contradict the number ("a
+  slow rock ballad at 128 bpm"), in wordings of their own (``EVAL_TEMPLATES``: "128
+  BPM", "128 bpm", "128bpm", "tempo 128", "128 beats per minute", lowercase captions);
+- ``own captions``: the captions of the first ``--num`` held-out synthetic pieces (seed
+  ``--seed``, as ``scripts/eval_toy_model.py``), in the training data's wording.
+
+The table gives, for both, the share within 4%, the octave errors, the median relative
+error, and by caption group (genre inside its usual range or not; known genre or not).
+Models that read the tempo from the caption's words into a conditioner (``bpm``) also get
+the share of captions whose tempo the parser read right. Everything is seeded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..data.synth import GENRES, PITCH_CLASSES, make_spec
+from ..metrics.music import compare_tempo, estimate_bpm
+from ..metrics.synth_scores import TEMPO_TOLERANCE
+from ..models import MusicGen
+from ..modules.conditioners import parse_tempo
+
+TEMPO_RANGE = (72, 160)
+# Genres the synthesizer does not play: no usual range, their words unseen in training.
+OTHER_GENRES = ("rock ballad", "jazz", "techno", "funk", "reggae", "drum and bass",
+                "ambient", "trap", "disco", "folk song")
+PACE = ("slow", "fast", "chill", "energetic", "laid back", "driving", "gentle", "heavy")
+EVAL_TEMPLATES = (
+    "a {pace} {genre} at {bpm} bpm",
+    "{genre} song, {bpm} BPM, {key}",
+    "{bpm}bpm {pace} {genre}",
+    "{pace} {genre} groove with a tempo of {bpm}",
+    "{genre} instrumental ({bpm} beats per minute) in {key}",
+    "tempo {bpm}. {pace} {genre}.",
+    "I want a {pace} {genre} tune around {bpm} bpm",
+    "{key} {genre}, {pace}, {bpm} bpm",
+)
+
+
+@dataclass
+class Caption:
+    """One evaluation caption and what it asks."""
+
+    text: str
+    bpm: int
+    genre: str
+    known_genre: bool  # one of the synthetic set's genres
+    usual_tempo: bool  # inside that genre's training range
+
+
+@dataclass
+class TempoScores:
+    """Tempo adherence of one set of clips."""
+
+    within_4pct: float
+    octave_errors: float
+    median_error: float
+    n: int
+    parsed_right: float = float("nan")  # captions whose bpm the caption parser reads
+    groups: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+def unusual_captions(num: int, seed: int) -> list[Caption]:
+    """``num`` captions unlike the training captions (see the module docstring)."""
+    rng = np.random.default_rng([seed, 7])
+    out = []
+    names = list(GENRES)
+    for i in range(num):
+        known = i % 3 != 2  # two thirds the set's genres, off their range
+        if known:
+            genre = names[int(rng.integers(len(names)))]
+            low, high = GENRES[genre].bpm
+            choices = [b for b in range(TEMPO_RANGE[0], TEMPO_RANGE[1] + 1)
+                       if b < low * 0.96 or b > high * 1.04]
+        else:
+            genre = OTHER_GENRES[int(rng.integers(len(OTHER_GENRES)))]
+            choices = list(range(TEMPO_RANGE[0], TEMPO_RANGE[1] + 1))
+        bpm = int(choices[int(rng.integers(len(choices)))])
+        key = (f"{PITCH_CLASSES[int(rng.integers(12))]} "
+               f"{('major', 'minor')[int(rng.integers(2))]}")
+        template = EVAL_TEMPLATES[int(rng.integers(len(EVAL_TEMPLATES)))]
+        text = template.format(pace=PACE[int(rng.integers(len(PACE)))], genre=genre,
+                               bpm=bpm, key=key)
+        text = re.sub(r"\b([Aa]) ([aeiou])", r"\1n \2", text)  # "an energetic"
+        if rng.random() < 0.5:
+            text = text.lower()
+        out.append(Caption(text, bpm, genre, known, False))
+    return out
+
+
+def own_captions(num: int, seed: int, seconds: float, sample_rate: int) -> list[Caption]:
+    """The captions of the first ``num`` held-out synthetic pieces (``eval_toy_model``'s)."""
+    out = []
+    for i in range(num):
+        # The labels generate_piece(i, seed, ...) draws first, without rendering the piece.
+        spec = make_spec(np.random.default_rng([seed, i]), i, seconds, sample_rate)
+        out.append(Caption(spec.description, spec.bpm, spec.genre, True, True))
+    return out
+
+
+def score(bpms: list[float], captions: list[Caption]) -> TempoScores:
+    """Adherence of estimated ``bpms`` to the captions' tempos, overall and by group."""
+
+    def share(items: list[tuple[float, Caption]]) -> dict[str, float]:
+        kinds = [compare_tempo(b, c.bpm, TEMPO_TOLERANCE).kind if b > 0 else "wrong"
+                 for b, c in items]
+        errors = [abs(b / c.bpm - 1) if b > 0 else 1.0 for b, c in items]
+        n = max(len(items), 1)
+        return {"within_4pct": kinds.count("exact") / n,
+                "octave_errors": kinds.count("octave") / n,
+                "median_error": float(np.median(errors)) if errors else float("nan"),
+                "n": float(len(items))}
+
+    pairs = list(zip(bpms, captions))
+    total = share(pairs)
+    groups = {
+        "known genre, outside its usual tempo": [p for p in pairs
+                                                 if p[1].known_genre and not p[1].usual_tempo],
+        "known genre, its usual tempo": [p for p in pairs
+                                         if p[1].known_genre and p[1].usual_tempo],
+        "genre not in the training data": [p for p in pairs if not p[1].known_genre],
+    }
+    parsed = [parse_tempo(c.text) == c.bpm for c in captions]
+    return TempoScores(total["within_4pct"], total["octave_errors"], total["median_error"],
+                       len(captions), float(np.mean(parsed)) if parsed else float("nan"),
+                       {name: share(items) for name, items in groups.items() if items})
+
+
+def _estimate(wav: torch.Tensor, sample_rate: int) -> float:
+    try:
+        return estimate_bpm(wav, sample_rate)
+    except ValueError:  # silence or no rhythm
+        return 0.0
+
+
+def evaluate(args: argparse.Namespace) -> dict[str, Any]:
+    """Generate a clip per caption of both sets and score them: ``{"settings", "sets":
+    {name: TempoScores}, "captions": {name: [[text, asked, estimated], ...]}, "seconds"}``."""
+    model = MusicGen.get_pretrained(args.model, device="cpu")
+    model.set_generation_params(duration=args.seconds, top_k=args.top_k,
+                                temperature=args.temperature, cfg_coef=args.cfg_coef)
+    sets = {"unusual captions": unusual_captions(args.num, args.seed),
+            "own captions": own_captions(args.num, args.seed, args.seconds, model.sample_rate)}
+    out: dict[str, Any] = {"settings": {**vars(args),
+                                        "cfg_coef": model.generation_params["cfg_coef"],
+                                        "reads_from_captions": model.caption_attributes_read()},
+                           "sets": {}, "captions": {}, "seconds": {}}
+    for name, captions in sets.items():
+        t0 = time.time()
+        wavs = model.generate([c.text for c in captions], seed=args.seed)  # [N, C, T]
+        bpms = [_estimate(w, model.sample_rate) for w in wavs]
+        out["sets"][name] = score(bpms, captions)
+        out["captions"][name] = [[c.text, c.bpm, round(b, 1)] for c, b in zip(captions, bpms)]
+        out["seconds"][name] = round(time.time() - t0, 1)
+    return out
+
+
+def format_table(result: dict[str, Any]) -> str:
+    """The scores as a Markdown table."""
+    lines = [f"Model: {result['settings']['model']}; tempo read from the captions into a "
+             f"conditioner: {', '.join(result['settings']['reads_from_captions']) or 'no'}", "",
+             "| captions | group | clips | tempo within 4% | octave errors | median error |",
+             "|---|---|---|---|---|---|"]
+    for name, s in result["sets"].items():
+        lines.append(f"| {name} | all | {s.n} | {s.within_4pct:.0%} | {s.octave_errors:.0%} | "
+                     f"{s.median_error:.1%} |")
+        for group, g in s.groups.items():
+            lines.append(f"| {name} | {group} | {int(g['n'])} | {g['within_4pct']:.0%} | "
+                         f"{g['octave_errors']:.0%} | {g['median_error']:.1%} |")
+    parsed = {name: s.parsed_right for name, s in result["sets"].items()}
+    lines.append("\nCaptions whose tempo the caption parser reads right: " + ", ".join(
+        f"{name} {share:.0%}" for name, share in parsed.items()))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="toy", help="MusicGen.get_pretrained name or path")
+    parser.add_argument("--num", type=int, default=128, help="captions of each set")
+    parser.add_argument("--seed", type=int, default=1000, help="captions and sampling seed")
+    parser.add_argument("--seconds", type=float, default=6.0, help="length of each clip")
+    parser.add_argument("--cfg-coef", type=float, default=None,
+                        help="guidance (default: the model's own)")
+    parser.add_argument("--top-k", type=int, default=250)
+    parser.add_argument("--temperature", type=float, default=1.0)
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--json", default=None, help="also write the figures to this file")
+    args = parser.parse_args(argv)
+    if args.num < 1:
+        parser.error("--num must be at least 1.")
+    if args.seconds < 3:
+        parser.error("--seconds must be at least 3: the tempo estimator needs a few beats.")
+    torch.set_num_threads(args.threads)
+    result = evaluate(args)
+    print(format_table(result))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({**result, "sets": {k: asdict(v) for k, v in result["sets"].items()}},
+                      f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
