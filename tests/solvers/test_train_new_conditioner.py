@@ -15,7 +15,7 @@ from audiocraft.modules.conditioners import (
 from audiocraft.train import run
 
 
-@CONDITIONERS.register("number")
+@CONDITIONERS.register("test_number")
 class NumberConditioner(TextConditioner):
     """A number given as text (e.g. bpm "120") -> sines and cosines of its log2 at `dim / 2`
     frequencies -> output_proj: one step [B, 1, D]; a null or missing number gives mask 0."""
@@ -37,7 +37,7 @@ class NumberConditioner(TextConditioner):
 
 # Its config file: `config/conditioner/text_bpm_lut.yaml` in a checkout; here written to a
 # folder of the test's, added to Hydra's search path. Captions as in text2music_lut, plus
-# the `bpm` attribute embedded by the `number` model and added to every input step.
+# the `bpm` attribute embedded by the `test_number` model and added to every input step.
 CONFIG = """\
 # @package __global__
 defaults:
@@ -48,8 +48,8 @@ fuser:
   sum: [bpm]
 conditioners:
   bpm:
-    model: number
-    number:
+    model: test_number
+    test_number:
       dim: 8
 """
 
