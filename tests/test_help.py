@@ -23,6 +23,8 @@ MODULES = {
     "audiocraft.train": ["--help"],
     "audiocraft.recipes.toy_build": ["--help"],
     "audiocraft.recipes.toy_eval": ["--help"],
+    "audiocraft.recipes.melody_eval": ["--help"],
+    "audiocraft.recipes.tempo_eval": ["--help"],
 }
 SUBCOMMANDS = ["generate"]  # of the `audiocraft` console script
 
