@@ -29,7 +29,6 @@ not cost the caption. Everything is seeded.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -41,6 +40,7 @@ from ..data.synth import PieceSpec, generate_piece_stems
 from ..metrics.chroma_cosine import ChromaCosineSimilarity
 from ..metrics.synth_scores import adherence, estimate
 from ..models import MusicGen
+from .cli_args import add_sampling_args, write_json
 
 
 @dataclass
@@ -137,22 +137,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=6.0, help="length of each clip")
     parser.add_argument("--no-mix-row", action="store_true",
                         help="skip the row with the full mix given as the melody")
-    parser.add_argument("--cfg-coef", type=float, default=None,
-                        help="guidance (default: the model's own)")
-    parser.add_argument("--top-k", type=int, default=250)
-    parser.add_argument("--temperature", type=float, default=1.0)
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    parser.add_argument("--json", default=None, help="also write the figures to this file")
+    add_sampling_args(parser)
     args = parser.parse_args(argv)
     if args.num < 2:
         parser.error("--num must be at least 2 (the shuffled baseline pairs pieces).")
     torch.set_num_threads(args.threads)
     result = evaluate(args)
     print(format_table(result))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({**result, "rows": {k: asdict(v) for k, v in result["rows"].items()}},
-                      f, indent=1)
+    write_json(args.json, {**result, "rows": {k: asdict(v) for k, v in result["rows"].items()}})
     return 0
 
 

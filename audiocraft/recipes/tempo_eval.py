@@ -27,7 +27,6 @@ the share of captions whose tempo the parser read right. Everything is seeded.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 import time
@@ -42,6 +41,7 @@ from ..metrics.music import compare_tempo, estimate_bpm
 from ..metrics.synth_scores import TEMPO_TOLERANCE
 from ..models import MusicGen
 from ..modules.conditioners import parse_tempo
+from .cli_args import add_sampling_args, write_json
 
 TEMPO_RANGE = (72, 160)
 # Genres the synthesizer does not play: no usual range, their words unseen in training.
@@ -202,12 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--num", type=int, default=128, help="captions of each set")
     parser.add_argument("--seed", type=int, default=1000, help="captions and sampling seed")
     parser.add_argument("--seconds", type=float, default=6.0, help="length of each clip")
-    parser.add_argument("--cfg-coef", type=float, default=None,
-                        help="guidance (default: the model's own)")
-    parser.add_argument("--top-k", type=int, default=250)
-    parser.add_argument("--temperature", type=float, default=1.0)
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    parser.add_argument("--json", default=None, help="also write the figures to this file")
+    add_sampling_args(parser)
     args = parser.parse_args(argv)
     if args.num < 1:
         parser.error("--num must be at least 1.")
@@ -216,10 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     result = evaluate(args)
     print(format_table(result))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({**result, "sets": {k: asdict(v) for k, v in result["sets"].items()}},
-                      f, indent=1)
+    write_json(args.json, {**result, "sets": {k: asdict(v) for k, v in result["sets"].items()}})
     return 0
 
 

@@ -50,7 +50,6 @@ the same table.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -75,7 +74,7 @@ from ..metrics.synth_scores import (
 from ..metrics.triads import partial_level_change, triad_quality, triad_set
 from ..models import MusicGen, loaders
 from ..models.precision import PRECISIONS
-from ..models.sampling import guidance_coef_arg
+from .cli_args import COEF_HELP, add_sampling_args, write_json
 
 
 @dataclass
@@ -318,9 +317,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="length of the long-form piece (0 to skip)")
     parser.add_argument("--long-pieces", type=int, default=1,
                         help="long pieces, from the first N held-out captions")
-    parser.add_argument("--cfg-coef", type=guidance_coef_arg, default=None,
-                        help="guidance: one number, or one per codebook (3,6,6,6); default: "
-                        "the model's own (the toy model's: 3)")
+    add_sampling_args(parser, COEF_HELP + " (the toy model's: 3)")
     parser.add_argument("--stride", type=float, default=None,
                         help="seconds each long-form window adds (default: the model's, 60%% "
                         "of its window); a shorter stride prompts each window with more")
@@ -329,12 +326,8 @@ def main(argv: list[str] | None = None) -> int:
                         "synthetic music (scripts/fit_key_profiles.py; reads 98%% of its keys), "
                         "or 'krumhansl', the probe-tone ratings (about 90%%); the table also "
                         "gives mode and key with the other")
-    parser.add_argument("--top-k", type=int, default=250)
-    parser.add_argument("--temperature", type=float, default=1.0)
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--precision", default="float32", choices=PRECISIONS,
                         help="LM precision for sampling (float32 exact)")
-    parser.add_argument("--json", default=None, help="also write the figures to this file")
     args = parser.parse_args(argv)
     if args.num < 2:
         parser.error("--num must be at least 2 (the shuffled baseline pairs pieces).")
@@ -345,9 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     report = evaluate(args)
     print(format_table(report))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(asdict(report), f, indent=1)
+    write_json(args.json, asdict(report))
     return 0
 
 
