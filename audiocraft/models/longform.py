@@ -25,14 +25,24 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import torch
 
-from .params import check_number
+from .parts import (  # noqa: F401  (re-exported: the engine's view of its parts)
+    CompressionModelLike,
+    LanguageModelLike,
+    StreamDecoder,
+    open_stream_decoder,
+)
+from .timeline import (  # noqa: F401  (re-exported: the engine's timeline helpers)
+    Timeline,
+    active_text,
+    seconds_to_frames,
+    validate_timeline,
+)
 from .windows import Window, WindowPlan, plan_windows  # noqa: F401  (re-exported)
 
 if TYPE_CHECKING:
@@ -43,9 +53,6 @@ if TYPE_CHECKING:
 MelodyPolicy = Literal["loop", "hold", "stop"]
 MELODY_POLICIES: tuple[str, ...] = get_args(MelodyPolicy)
 
-# (start_seconds, text) entries of one sample, sorted by time.
-Timeline = Sequence[tuple[float, "str | None"]]
-
 # Called with (generated_seconds, total_seconds); returning False stops generation.
 ProgressCallback = Callable[[float, float], "bool | None"]
 
@@ -54,44 +61,6 @@ ProgressCallback = Callable[[float, float], "bool | None"]
 ConditionBuilder = Callable[
     [list["str | None"], list["torch.Tensor | None"]], list["ConditioningAttributes"]
 ]
-
-
-def _frames(seconds: float, frame_rate: float) -> int:
-    """Seconds to whole frames, robust to float error (0.3 * 50 must be 15, not 14)."""
-    return int(seconds * frame_rate + 1e-6)
-
-
-def active_text(timeline: Timeline, frame: int, frame_rate: float) -> str | None:
-    """The text of ``timeline`` active at ``frame``: the last entry starting at or before
-    it. Before the first entry's start, the first entry applies."""
-    current = timeline[0][1]
-    for start, text in timeline:
-        if _frames(start, frame_rate) <= frame:
-            current = text
-        else:
-            break
-    return current
-
-
-def validate_timeline(timeline: Timeline) -> None:
-    """Raise a clear error unless ``timeline`` is a non-empty list sorted by start time."""
-    if isinstance(timeline, (str, bytes)) or len(timeline) == 0:
-        raise ValueError("A timeline needs at least one (start_seconds, text) entry.")
-    for i, entry in enumerate(timeline):
-        if isinstance(entry, (str, bytes)) or len(entry) != 2:
-            raise ValueError(f"Timeline entry {i} must be a (start_seconds, text) pair, got "
-                             f"{entry!r}.")
-        check_number(entry[0], f"Timeline entry {i}'s start", 0, hint="seconds")
-        if entry[1] is not None and not isinstance(entry[1], str):
-            raise ValueError(f"Timeline entry {i}'s text must be a text or None, got "
-                             f"{entry[1]!r}.")
-    starts = [float(start) for start, _ in timeline]
-    if any(start < 0 for start in starts):
-        raise ValueError(f"Timeline start times must be >= 0 seconds, got {starts}.")
-    if any(b <= a for a, b in zip(starts, starts[1:])):
-        raise ValueError(
-            f"Timeline entries must be sorted by strictly increasing start time, got {starts}."
-        )
 
 
 def slice_melody(
@@ -124,72 +93,6 @@ def slice_melody(
             return None
         return melody[..., first:min(first + count, length)]
     raise ValueError(f"Unknown melody policy {policy!r}: use one of {MELODY_POLICIES}.")
-
-
-class StreamDecoder(Protocol):
-    """The codec's streaming decoder (``CompressionModel.stream_decoder()``): ``decode``
-    codes ``[B, K, t]`` -> the audio now final ``[B, C, t']``, then ``flush`` the rest once;
-    the pieces concatenate to one-shot ``decode``. A context manager."""
-
-    def decode(self, codes: torch.Tensor) -> torch.Tensor: ...
-
-    def flush(self) -> torch.Tensor: ...
-
-    def __enter__(self) -> StreamDecoder: ...
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-
-
-class CompressionModelLike(Protocol):
-    """What the engine needs of a codec (every ``CompressionModel`` has it): its rates,
-    channels and codebooks in use, and a streaming decoder of codes ``[B, K, T_f]``."""
-
-    @property
-    def frame_rate(self) -> float: ...
-
-    @property
-    def sample_rate(self) -> int: ...
-
-    @property
-    def channels(self) -> int: ...
-
-    @property
-    def num_codebooks(self) -> int: ...
-
-    def stream_decoder(self) -> StreamDecoder: ...
-
-    def parameters(self) -> Iterator[torch.nn.Parameter]:
-        """Where the codec runs (an object without parameters decodes on the CPU)."""
-        ...
-
-
-class LanguageModelLike(Protocol):
-    """What the engine needs of a language model (``LMModel`` has it): ``generate``
-    returning codes ``[B, K, max_gen_len]``, the prompt ``[B, K, P]`` included, or fewer
-    frames (the complete ones) when ``stop`` was set during the call."""
-
-    def generate(
-        self, prompt: torch.Tensor | None = None,
-        conditions: list[ConditioningAttributes] | None = None,
-        num_samples: int | None = None, max_gen_len: int = 256, use_sampling: bool = True,
-        temp: float = 1.0, top_k: int = 250, top_p: float = 0.0,
-        cfg_coef: float | Sequence[float] | None = None, two_step_cfg: bool | None = None,
-        cfg_coef_beta: float | None = None, remove_prompts: bool = False, check: bool = False,
-        callback: Callable[[int, int], None] | None = None,
-        generator: torch.Generator | None = None, stop: threading.Event | None = None,
-    ) -> torch.Tensor: ...
-
-
-def open_stream_decoder(compression_model: CompressionModelLike) -> StreamDecoder:
-    """The compression model's streaming decoder (every ``CompressionModel`` has one)."""
-    if not hasattr(compression_model, "stream_decoder"):
-        raise TypeError(
-            f"{type(compression_model).__name__} has no stream_decoder(): long-form "
-            "generation decodes finished windows as it goes and needs one.")
-    return compression_model.stream_decoder()  # type: ignore[no-any-return]
 
 
 @dataclass
@@ -373,10 +276,10 @@ class LongformGenerator:
         if request.duration <= 0:
             raise ValueError(f"The duration must be > 0 seconds, got {request.duration}.")
         prompt = 0 if request.prompt is None else int(request.prompt.shape[-1])
-        total = _frames(request.duration, self.frame_rate)
+        total = seconds_to_frames(request.duration, self.frame_rate)
         return plan_windows(
-            total, _frames(self.max_duration, self.frame_rate),
-            _frames(self.stride, self.frame_rate), prompt,
+            total, seconds_to_frames(self.max_duration, self.frame_rate),
+            seconds_to_frames(self.stride, self.frame_rate), prompt,
         )
 
     def _validate(self, request: LongformRequest) -> None:
@@ -431,7 +334,7 @@ class LongformGenerator:
         than the window's new region, possibly 0) and is the last."""
         self._validate(request)
         windows = self.plan(request)
-        total_frames = _frames(request.duration, self.frame_rate)
+        total_frames = seconds_to_frames(request.duration, self.frame_rate)
         fr = self.frame_rate
         context = request.prompt  # [B, K, P]: the codes the next window may be prompted with
         context_start = windows[0].start

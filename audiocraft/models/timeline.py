@@ -12,15 +12,60 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from .errors import InputError
+from .params import check_number
 
 TimelineEntries = list[tuple[float, str | None]]
 # The time of one timeline text line: seconds ("30", "12.5") or minutes and seconds ("1:30").
 _TIMELINE_TIME = re.compile(r"^(?:(\d+):)?(\d+(?:\.\d*)?|\.\d+)$")
 _TIMELINE_LINE_HELP = "write one 'TIME: text' line per entry, e.g. '0: calm piano' or '1:30: drums'"
+
+
+# (start_seconds, text) entries of one sample, sorted by time (what the engine takes).
+Timeline = Sequence[tuple[float, "str | None"]]
+
+
+def seconds_to_frames(seconds: float, frame_rate: float) -> int:
+    """Seconds to whole frames, robust to float error (0.3 * 50 must be 15, not 14)."""
+    return int(seconds * frame_rate + 1e-6)
+
+
+def active_text(timeline: Timeline, frame: int, frame_rate: float) -> str | None:
+    """The text of ``timeline`` active at ``frame``: the last entry starting at or before
+    it. Before the first entry's start, the first entry applies."""
+    current = timeline[0][1]
+    for start, text in timeline:
+        if seconds_to_frames(start, frame_rate) <= frame:
+            current = text
+        else:
+            break
+    return current
+
+
+def validate_timeline(timeline: Timeline) -> None:
+    """Raise a clear error unless ``timeline`` is a non-empty list sorted by start time."""
+    if isinstance(timeline, (str, bytes)) or len(timeline) == 0:
+        raise ValueError("A timeline needs at least one (start_seconds, text) entry.")
+    for i, entry in enumerate(timeline):
+        if isinstance(entry, (str, bytes)) or len(entry) != 2:
+            raise ValueError(f"Timeline entry {i} must be a (start_seconds, text) pair, got "
+                             f"{entry!r}.")
+        check_number(entry[0], f"Timeline entry {i}'s start", 0, hint="seconds")
+        if entry[1] is not None and not isinstance(entry[1], str):
+            raise ValueError(f"Timeline entry {i}'s text must be a text or None, got "
+                             f"{entry[1]!r}.")
+    starts = [float(start) for start, _ in timeline]
+    if any(start < 0 for start in starts):
+        raise ValueError(f"Timeline start times must be >= 0 seconds, got {starts}.")
+    if any(b <= a for a, b in zip(starts, starts[1:])):
+        raise ValueError(
+            f"Timeline entries must be sorted by strictly increasing start time, got {starts}."
+        )
+
 
 
 class TimelineError(InputError):
