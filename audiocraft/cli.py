@@ -36,7 +36,7 @@ from .cli_output import (
     write_streamed,
     write_whole,
 )
-from .data.audio import sidecar_path
+from .data.sidecars import sidecar_path
 from .models.errors import CheckpointError, InputError, MissingWeightsError
 from .models.longform import MELODY_POLICIES
 from .models.musicgen import MusicGen

@@ -30,9 +30,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from .audio import audio_read, find_sidecar, sidecar_path
+from .audio import audio_read
 from .audio_dataset import AudioDataset, SegmentInfo
 from .audio_utils import convert_audio
+from .sidecars import find_sidecar, sidecar_path
 
 logger = logging.getLogger(__name__)
 

@@ -32,8 +32,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from .audio import audio_write, sidecar_path
+from .audio import audio_write
 from .manifest import AudioMeta, save_audio_meta
+from .sidecars import sidecar_path
 from .synth_captions import FREE_BPM, varied_caption
 from .synth_voices import add_at, hihat, kick, snare, tone
 
