@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 DEMO_OUT ?= demo_out
 # The Gradio app and the modules beside it (linted with the package).
-APP_FILES := app.py app_inputs.py app_events.py app_media.py app_history.py
+APP_FILES := app.py app_inputs.py app_events.py app_media.py app_history.py app_server.py
 
 .PHONY: install test test-fast lint demo clean
 

@@ -16,7 +16,6 @@ history."""
 
 import argparse
 import logging
-import math
 import random
 import shutil
 import tempfile
@@ -46,6 +45,7 @@ from app_inputs import (  # noqa: F401  (re-exported for app.* users)
     GenerationSettings,
     Step,
     _slug,
+    check_args,
     check_inputs,
     configured_model_roots,
     parse_seed,
@@ -56,6 +56,7 @@ from app_inputs import (  # noqa: F401  (re-exported for app.* users)
     to_int16,
 )
 from app_media import use_pyav_for_streaming, waveform_video
+from app_server import ModelCache, launch, supports_melody
 
 logger = logging.getLogger("audiocraft.app")
 
@@ -65,52 +66,6 @@ MODEL_CHOICES = ["toy", "toy-melody", "debug", "facebook/musicgen-small",
 PRECISIONS = ["float32", "bfloat16", "float16", "int8"]  # audiocraft.models.precision
 PROGRESS_INTERVAL = 0.25  # seconds between progress bar updates
 AUDIO_FORMATS = ("wav", "flac", "mp3", "ogg", "m4a")  # audio_write's, all with tags
-
-
-# ---- models ----
-
-class ModelCache:
-    """The last loaded model, kept between requests (one at a time bounds memory).
-
-    Args:
-        device: cpu or cuda (None: cuda if available).
-        threads: torch threads; None chooses them for each model as the CLI does
-            (``audiocraft.models.precision.suggested_threads``: 1 for small models such
-            as toy, torch's default for larger ones).
-    """
-
-    def __init__(self, device: str | None = None, threads: int | None = None):
-        self.device = device
-        self.threads = threads
-        self._lock = threading.Lock()
-        self._name: tuple[str, str] | None = None
-        self._model: Any = None
-
-    def get(self, name: str, precision: str = "float32") -> Any:
-        """The ``MusicGen`` model called ``name`` in ``precision``, loaded once; an
-        ``AppError`` that says what went wrong (missing weights, no network, a bad
-        checkpoint, a precision the device lacks) otherwise."""
-        with self._lock:
-            if self._name == (name, precision) and self._model is not None:
-                return self._model
-            # Lazy: importing app loads neither torch nor gradio.
-            from audiocraft.models.musicgen import MusicGen
-            from audiocraft.models.precision import use_suggested_threads
-            try:
-                model = MusicGen.get_pretrained(name, device=self.device, precision=precision)
-            except (FileNotFoundError, ValueError, OSError, RuntimeError, KeyError) as err:
-                raise AppError(f"Could not load the model '{name}': {err}") from err
-            if self.threads is None:
-                threads = use_suggested_threads(model.lm)
-                logger.info("%s in %s: %d torch thread(s)", name, precision, threads)
-            self._name, self._model = (name, precision), model
-            return model
-
-
-def supports_melody(model: Any) -> bool:
-    """Whether ``model`` has a chroma (melody) conditioner."""
-    provider = getattr(model.lm, "condition_provider", None)
-    return "self_wav" in getattr(provider, "conditioners", {})
 
 
 # ---- the app ----
@@ -506,44 +461,6 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"requests that may wait; more are refused with a message "
                              f"(default {QUEUE_SIZE})")
     return parser
-
-
-def launch(demo: Any, listen: str = "127.0.0.1", port: int = 7860, share: bool = False,
-           inbrowser: bool = False, queue_size: int = QUEUE_SIZE,
-           max_upload_mb: float = MAX_UPLOAD_MB, allowed_paths: list[str] | None = None,
-           **launch_options: Any) -> Any:
-    """Queue and launch ``demo`` with the server's limits, set here only: one generation
-    at a time (``default_concurrency_limit``), at most ``queue_size`` waiting requests
-    (more are refused with "queue is full"), uploads up to ``max_upload_mb``.
-    ``launch_options`` go to ``Blocks.launch`` (e.g. ``prevent_thread_lock``)."""
-    demo.queue(default_concurrency_limit=1, max_size=queue_size)
-    return demo.launch(server_name=listen, server_port=port, share=share,
-                       inbrowser=inbrowser, allowed_paths=allowed_paths,
-                       max_file_size=int(max_upload_mb * 1024 * 1024), **launch_options)
-
-
-def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """Exit with a usage message for a bad command-line value."""
-    def positive(value: float | None) -> bool:
-        return value is not None and math.isfinite(value) and value > 0
-
-    if not 0 < args.server_port < 65536:
-        parser.error(f"--server-port must be in 1..65535, got {args.server_port}")
-    if not positive(args.max_duration):
-        parser.error(f"--max-duration must be a finite number > 0, got {args.max_duration}")
-    if args.threads is not None and args.threads < 1:
-        parser.error(f"--threads must be >= 1, got {args.threads}")
-    if not positive(args.max_upload_mb):
-        parser.error(f"--max-upload-mb must be a finite number > 0, got {args.max_upload_mb}")
-    if args.queue_size < 1:
-        parser.error(f"--queue-size must be >= 1, got {args.queue_size}")
-    if args.max_params is not None and not (positive(args.max_params)
-                                            and args.max_params >= 1):
-        parser.error(f"--max-params must be a finite number >= 1, got {args.max_params}")
-    try:
-        resolve_model(args.model, configured_model_roots(args.model_root))
-    except AppError as err:
-        parser.error(f"--model: {err}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -16,6 +16,7 @@ the client sees of an error goes through ``public_message`` (no server paths, no
 environment values, bounded length).
 """
 
+import argparse
 import math
 import os
 import random
@@ -365,3 +366,27 @@ def to_int16(wav: Any) -> Any:
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40].strip("-") or "audiocraft"
+
+
+def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Exit with a usage message for a bad command-line value."""
+    def positive(value: float | None) -> bool:
+        return value is not None and math.isfinite(value) and value > 0
+
+    if not 0 < args.server_port < 65536:
+        parser.error(f"--server-port must be in 1..65535, got {args.server_port}")
+    if not positive(args.max_duration):
+        parser.error(f"--max-duration must be a finite number > 0, got {args.max_duration}")
+    if args.threads is not None and args.threads < 1:
+        parser.error(f"--threads must be >= 1, got {args.threads}")
+    if not positive(args.max_upload_mb):
+        parser.error(f"--max-upload-mb must be a finite number > 0, got {args.max_upload_mb}")
+    if args.queue_size < 1:
+        parser.error(f"--queue-size must be >= 1, got {args.queue_size}")
+    if args.max_params is not None and not (positive(args.max_params)
+                                            and args.max_params >= 1):
+        parser.error(f"--max-params must be a finite number >= 1, got {args.max_params}")
+    try:
+        resolve_model(args.model, configured_model_roots(args.model_root))
+    except AppError as err:
+        parser.error(f"--model: {err}")
