@@ -147,6 +147,20 @@ def history_text(page: Any, text: str) -> str:
     return str(page.locator("#history").inner_text())
 
 
+def upload(page: Any, box: str, path: Path, tries: int = 3) -> None:
+    """Drop ``path`` into the file box ``#box`` and wait until the box shows its name. A
+    page busy re-rendering (a status update just landed) can drop the file input's
+    change: the file is given again, up to ``tries`` times."""
+    for attempt in range(tries):
+        page.locator(f"#{box} input[type=file]").set_input_files(str(path))
+        try:
+            page.locator(f"#{box}").get_by_text(path.name).wait_for(timeout=TIMEOUT_MS / tries)
+            return
+        except Exception:  # noqa: BLE001  (playwright's TimeoutError: give it again)
+            if attempt == tries - 1:
+                raise
+
+
 def files(folder: Path, suffix: str) -> set[Path]:
     return set(folder.glob(f"*{suffix}"))
 
@@ -253,8 +267,7 @@ def test_bad_inputs_give_messages(page, server, tmp_path):
     notes = tmp_path / "notes.txt"
     notes.write_text("not music")
     fill(page, "description", "calm piano")
-    page.locator("#prompt-audio input[type=file]").set_input_files(str(notes))
-    page.locator("#prompt-audio").get_by_text("notes.txt").wait_for()
+    upload(page, "prompt-audio", notes)
     page.locator("#generate").click()
     message = wait_status(page, "^Not generated: Cannot read the audio prompt")
     assert "Cannot read the audio prompt file notes.txt: it is not audio" in message
@@ -285,15 +298,13 @@ def test_melody_box_follows_the_model(page, tmp_path, model_root):
     notes = tmp_path / "notes.txt"
     notes.write_text("not music")
     fill(page, "duration", 1)
-    page.locator("#melody input[type=file]").set_input_files(str(notes))
-    page.locator("#melody").get_by_text("notes.txt").wait_for()
+    upload(page, "melody", notes)
     page.locator("#generate").click()
     message = wait_status(page, "^Not generated: Cannot read the melody file notes.txt")
     assert "it is not audio" in message and str(tmp_path) not in message
     shot(page, "09-melody-model-text-file")
     page.locator("#melody button[aria-label='Clear']").click()
-    page.locator("#melody input[type=file]").set_input_files(str(tune))
-    page.locator("#melody").get_by_text("tune.wav").wait_for()
+    upload(page, "melody", tune)
     page.locator("#generate").click()
     wait_status(page, "^Done: 1.0 s")
     model.fill("toy")
