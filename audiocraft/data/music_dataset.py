@@ -130,11 +130,14 @@ class MusicInfo(SegmentInfo):
 
     def to_condition_attributes(self) -> Any:
         """``ConditioningAttributes``: every text field, ``self_wav`` and joint embeds."""
-        from audiocraft.modules.conditioners import ConditioningAttributes
+        from audiocraft.modules.conditioners import ConditioningAttributes, with_start
 
         attrs = ConditioningAttributes()
         for name in TEXT_FIELDS:
             attrs.text[name] = self.text_value(name)
+        # The tempo with the segment's start in the file, for the beat grid (the `beat`
+        # conditioner): "128 +3.2500s".
+        attrs.text["beat"] = with_start(attrs.text["bpm"], float(self.seek_time or 0.0))
         if self.self_wav is not None:
             attrs.wav["self_wav"] = self.self_wav
         attrs.joint_embed.update(self.joint_embed)

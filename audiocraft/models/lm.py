@@ -204,7 +204,10 @@ class LMModel(nn.Module):
         condition_tensors = {name: (emb.to(input_.dtype), mask)
                              for name, (emb, mask) in condition_tensors.items()}
         first_step = cache is None or cache.offset == 0
-        fused = self.fuser(input_, condition_tensors, first_step=first_step)
+        offset = 0 if cache is None or first_step else cache.offset - cache.prepended
+        fused = self.fuser(input_, condition_tensors, first_step=first_step, offset=offset)
+        if cache is not None and first_step:
+            cache.prepended = fused.prepend_length
         out = self.transformer(fused.input, cross_attention_src=fused.cross_attention_input,
                                cross_attention_mask=fused.cross_attention_mask,
                                cache=cache)  # [B, P + S, D]

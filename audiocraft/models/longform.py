@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import torch
 
+from ..modules.conditioners.beat import with_start
 from .parts import (  # noqa: F401  (re-exported: the engine's view of its parts)
     CompressionModelLike,
     LanguageModelLike,
@@ -322,7 +323,14 @@ class LongformGenerator:
                     melody, window.start / self.frame_rate, self.sample_rate,
                     self.max_duration, request.melody_policy,
                 )
-        return self.condition_builder(texts, melodies)
+        conditions = self.condition_builder(texts, melodies)
+        if window.start > 0:
+            # A beat grid (the `beat` conditioner) goes on from the piece's start.
+            for attributes in conditions:
+                if attributes.text.get("beat") is not None:
+                    attributes.text["beat"] = with_start(attributes.text["beat"],
+                                                         window.start / self.frame_rate)
+        return conditions
 
     def iter_codes(
         self, request: LongformRequest, generator: torch.Generator | None = None,

@@ -69,6 +69,8 @@ class MusicGen(BaseGenModel):
     # Attributes read from the description when the LM conditions on them (and no value
     # is set by `set_condition_values`).
     CAPTION_ATTRIBUTES: ClassVar[tuple[str, ...]] = ("bpm", "key")
+    # The attribute of a beat grid (the `beat` conditioner), fed with the bpm read above.
+    BEAT_ATTRIBUTE: ClassVar[str] = "beat"
 
     def set_condition_values(self, **values: float | str | None) -> None:
         """Explicit values of the attributes read from captions (``bpm=128``,
@@ -83,9 +85,13 @@ class MusicGen(BaseGenModel):
         self.condition_values = {k: v for k, v in explicit.items() if v is not None}
 
     def caption_attributes_read(self) -> list[str]:
-        """The attributes of ``CAPTION_ATTRIBUTES`` the LM has a conditioner on."""
+        """The attributes of ``CAPTION_ATTRIBUTES`` the LM has a conditioner on (``bpm``
+        also when it has a beat grid, which the bpm feeds)."""
         names = self.lm.condition_provider.text_conditions
-        return [name for name in self.CAPTION_ATTRIBUTES if name in names]
+        read = [name for name in self.CAPTION_ATTRIBUTES if name in names]
+        if self.BEAT_ATTRIBUTE in names and "bpm" not in read:
+            read.insert(0, "bpm")  # read for the beat grid
+        return read
 
     @staticmethod
     def get_pretrained(name: str = "facebook/musicgen-melody",
@@ -163,12 +169,16 @@ class MusicGen(BaseGenModel):
             ConditioningAttributes(joint_embed={self.TEXT_ATTRIBUTE: self._text_only(text)})
             if joint else ConditioningAttributes(text={self.TEXT_ATTRIBUTE: text})
             for text in texts]
-        read = self.caption_attributes_read()
-        if read:
+        names = self.lm.condition_provider.text_conditions
+        read = [name for name in self.CAPTION_ATTRIBUTES if name in names]
+        beat = self.BEAT_ATTRIBUTE in names
+        if read or beat:
             explicit = getattr(self, "condition_values", {})
             for attr, text in zip(attributes, texts):
                 found = caption_attributes(text, **explicit)
                 attr.text.update({name: found[name] for name in read})
+                if beat:  # the beat grid starts with the piece (see conditioners/beat.py)
+                    attr.text[self.BEAT_ATTRIBUTE] = found["bpm"]
         melody_attribute = self.MELODY_ATTRIBUTE
         if melody_attribute is not None and self.melody_conditioner() is not None:
             for attr, melody in zip(attributes, melodies):

@@ -30,10 +30,13 @@ class KVCache:
             the first call's length plus this.
     Attributes:
         offset: number of steps already in the cache (the position of the next step).
+        prepended: condition steps the first call put in front of the sequence (so the
+            sequence's own step `offset - prepended` comes next).
     """
 
     extra_steps: int
     offset: int = 0
+    prepended: int = 0
     capacity: int = 0
     layers: list[LayerCache] = field(default_factory=list)
 

@@ -28,7 +28,7 @@ def _musicgen(lm):
 
 
 def test_round_trip_and_bpm_from_captions_or_explicit_values(tmp_path):
-    lm, cfg = _lm("musicgen/toy_lm_bpm", ["conditioners.bpm.number.dim=8"])
+    lm, cfg = _lm("musicgen/toy_lm_number", ["conditioners.bpm.number.dim=8"])
     assert sorted(lm.condition_provider.conditioners) == ["bpm", "description"]
     loaders.export_lm(lm, cfg, tmp_path)
     loaded = loaders.load_lm_model(tmp_path)
@@ -63,7 +63,7 @@ def test_models_without_the_conditioner_ignore_numbers():
 def test_grow_a_model_with_new_conditioners(tmp_path):
     base, base_cfg = _lm("musicgen/toy_lm")
     loaders.export_lm(base, base_cfg, tmp_path)
-    grown, _ = _lm("musicgen/toy_lm_bpm", ["conditioners.bpm.number.dim=8"])
+    grown, _ = _lm("musicgen/toy_lm_number", ["conditioners.bpm.number.dim=8"])
     fresh = load_with_new_conditioners(grown, str(tmp_path))
     assert fresh and all(k.startswith("condition_provider.conditioners.bpm.") for k in fresh)
     state = grown.state_dict()

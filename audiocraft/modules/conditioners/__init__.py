@@ -26,6 +26,7 @@ from .base import (
     TextConditioner,
     WaveformConditioner,
 )
+from .beat import BeatConditioner, parse_start, with_start
 from .captions import caption_attributes, parse_key, parse_tempo
 from .chroma import ChromaStemConditioner
 from .clap import CLAPEmbeddingConditioner
@@ -42,6 +43,7 @@ __all__ = [
     "FUSE_METHODS",
     "AttributeDropout",
     "BaseConditioner",
+    "BeatConditioner",
     "CLAPEmbeddingConditioner",
     "ChromaStemConditioner",
     "ClassifierFreeGuidanceDropout",
@@ -67,5 +69,7 @@ __all__ = [
     "nullify_joint_embed",
     "nullify_wav",
     "parse_key",
+    "parse_start",
     "parse_tempo",
+    "with_start",
 ]

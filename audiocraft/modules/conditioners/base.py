@@ -10,7 +10,7 @@ whose weights the audiocraft checkpoints store as `conditioners.NAME.output_proj
 `conditioners.NAME` names an entry, built by its `from_config`. A conditioner file
 registers its class with `@CONDITIONERS.register("name")`; importing
 `audiocraft.modules.conditioners` registers the built-in ones (t5, lut, chroma_stem, number,
-style, clap).
+beat, style, clap).
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ class WaveformConditioner(BaseConditioner, ABC):
         """Features [B, Tc, dim] of the batch."""
 
     @abstractmethod
-    def _downsampling_factor(self) -> int:
+    def _downsampling_factor(self) -> float:
         """Input samples per feature step (to turn lengths in samples into steps)."""
 
     def forward(self, x: WavCondition) -> ConditionType:

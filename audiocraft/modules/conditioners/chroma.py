@@ -11,6 +11,11 @@ length of `duration` seconds and does not mask it, so the null melody (a silent 
 becomes a constant non-zero condition: one-hot on the first pitch class, projected. With
 `match_len_on_eval=False` steps past a melody's length are masked and zeroed, so the null
 melody gives an all-zero condition.
+
+`frame_rate` (not in the reference) resamples the chroma to the LM's frame rate (nearest
+chroma frame in time), so that chroma step t describes token frame t: with the fuser's
+`aligned` method each step of the sequence then gets the pitch classes of the frame it
+predicts, instead of learning to find them among prepended steps.
 """
 
 from __future__ import annotations
@@ -69,6 +74,8 @@ class ChromaStemConditioner(WaveformConditioner):
         demucs_model: a separator to use instead of loading one: a module with `sources`,
             `samplerate` and `audio_channels` attributes whose output is stems
             [B, S, C, T] (run through demucs' `apply_model` when demucs is installed).
+        frame_rate: output steps per second (the LM's frame rate), or None for the
+            chroma's own hop (MusicGen-Melody).
     """
 
     @classmethod
@@ -84,7 +91,8 @@ class ChromaStemConditioner(WaveformConditioner):
                  eval_wavs: str | None = None, n_eval_wavs: int = 0,
                  cache_path: str | None = None, device: str | torch.device = "cpu",
                  use_demucs: bool = True, demucs_model: nn.Module | None = None,
-                 argmax: bool = True, **chroma_kwargs: tp.Any):
+                 argmax: bool = True, frame_rate: float | None = None,
+                 **chroma_kwargs: tp.Any):
         super().__init__(n_chroma, output_dim, sample_rate, use_masking=not match_len_on_eval)
         if eval_wavs is not None:
             raise ValueError("eval_wavs is not supported: pass the melody with each sample.")
@@ -94,7 +102,11 @@ class ChromaStemConditioner(WaveformConditioner):
         self.match_len_on_eval = match_len_on_eval
         self.chroma = ChromaExtractor(sample_rate=sample_rate, n_chroma=n_chroma,
                                       radix2_exp=radix2_exp, argmax=argmax, **chroma_kwargs)
-        self.chroma_len = self.chroma.num_frames(int(duration * sample_rate))
+        if frame_rate is not None and frame_rate <= 0:
+            raise ValueError(f"frame_rate must be positive (the LM's frames per second), "
+                             f"got {frame_rate}.")
+        self.frame_rate = frame_rate
+        self.chroma_len = self._num_steps(int(duration * sample_rate))
         self.use_demucs = use_demucs
         # Kept outside the module tree: the separator is never part of our checkpoints.
         self.__dict__["_demucs"] = demucs_model
@@ -115,8 +127,25 @@ class ChromaStemConditioner(WaveformConditioner):
                 )
         return self.__dict__["_demucs"] if self.use_demucs else None
 
-    def _downsampling_factor(self) -> int:
-        return self.chroma.winhop
+    def _downsampling_factor(self) -> float:
+        if self.frame_rate is None:
+            return self.chroma.winhop
+        return self.sample_rate / self.frame_rate
+
+    def _num_steps(self, num_samples: int) -> int:
+        if self.frame_rate is None:
+            return self.chroma.num_frames(num_samples)
+        return math.ceil(num_samples * self.frame_rate / self.sample_rate)
+
+    def _to_frame_rate(self, chroma: torch.Tensor, num_samples: int) -> torch.Tensor:
+        """Chroma [B, F, n] at its hop -> [B, steps, n] at `frame_rate`: step t takes the
+        chroma frame nearest to its time t / frame_rate."""
+        if self.frame_rate is None:
+            return chroma
+        steps = max(self._num_steps(num_samples), 1)
+        times = torch.arange(steps, device=chroma.device) / self.frame_rate  # [steps] s
+        index = torch.round(times * self.sample_rate / self.chroma.winhop).long()
+        return chroma[:, index.clamp(max=chroma.shape[1] - 1)]
 
     def _melodic_mix(self, wav: torch.Tensor, sample_rate: int) -> torch.Tensor:
         """[B, 1, T] at sample_rate -> the summed melodic stems [B, 1, T'] at self.sample_rate."""
@@ -143,7 +172,7 @@ class ChromaStemConditioner(WaveformConditioner):
         wav = x.wav.mean(1, keepdim=True)  # [B, 1, T]
         if wav.shape[-1] > 1:  # a null (length-1) wav stays silent: no separation needed
             wav = self._melodic_mix(wav, rates.pop())
-        chroma = self.chroma(wav)  # [B, frames, n_chroma]
+        chroma = self._to_frame_rate(self.chroma(wav), wav.shape[-1])  # [B, frames, n_chroma]
         if self.match_len_on_eval:
             frames = chroma.shape[1]
             if frames < self.chroma_len:

@@ -4,6 +4,11 @@ Methods, chosen per attribute name (`fuse2cond = {"cross": ["description"], ...}
 
 - `sum`: added to the input steps (condition [B, 1 or S, D]).
 - `input_interpolate`: resampled (nearest) along time to S steps, then added.
+- `aligned`: added step by step from the start of the sequence: condition step t goes to
+  sequence step t (a melody's chroma or a beat grid at the model's frame rate: step t
+  predicts frame t of the first codebook). With a KV cache the steps continue from the
+  cache's position (`offset`); steps past the condition's end get nothing, and a
+  one-step condition (a null one) is added to every step.
 - `prepend`: concatenated before the input steps; the model drops the outputs of these
   steps (`logits[:, :, -S:]`). Conditions are prepended in the order they arrive, each in
   front of the previous ones: with the provider's order (text first, then wav) a melody
@@ -37,10 +42,13 @@ class FuseState:
         first_step: False when continuing with a KV cache (nothing is prepended again).
         cross: `cross` conditions so far, each [B, Tc, D]; cross_masks: their masks [B, Tc].
         prepend_length: steps prepended so far.
+        offset: position of the first input step in the whole sequence (0 unless
+            continuing with a KV cache; prepended steps not counted).
     """
 
     steps: int
     first_step: bool
+    offset: int = 0
     cross: list[torch.Tensor] = field(default_factory=list)
     cross_masks: list[torch.Tensor] = field(default_factory=list)
     prepend_length: int = 0
@@ -68,6 +76,18 @@ def _fuse_input_interpolate(name: str, input: torch.Tensor, condition: Condition
                             state: FuseState) -> torch.Tensor:
     resampled = F.interpolate(condition[0].transpose(1, 2), size=state.steps)  # [B, D, S]
     return input + resampled.transpose(1, 2)
+
+
+@FUSE_METHODS.register("aligned")
+def _fuse_aligned(name: str, input: torch.Tensor, condition: ConditionType,
+                  state: FuseState) -> torch.Tensor:
+    cond, _ = condition  # [B, Tc, D]
+    if cond.shape[1] == 1:
+        return input + cond.to(input)
+    part = cond[:, state.offset:state.offset + state.steps].to(input)  # [B, <= S, D]
+    if part.shape[1] < state.steps:
+        part = F.pad(part, (0, 0, 0, state.steps - part.shape[1]))
+    return input + part
 
 
 @FUSE_METHODS.register("prepend")
@@ -124,7 +144,7 @@ class ConditionFuser(nn.Module):
 
     Args:
         fuse2cond: method -> attribute names, methods among sum, cross, prepend, ignore,
-            input_interpolate. Each attribute uses exactly one method.
+            input_interpolate, aligned. Each attribute uses exactly one method.
         cross_attention_pos_emb: add sinusoidal positions to the cross-attention source.
         cross_attention_pos_emb_scale: scale of those positions.
     """
@@ -150,7 +170,7 @@ class ConditionFuser(nn.Module):
         self.cross_attention_pos_emb_scale = cross_attention_pos_emb_scale
 
     def forward(self, input: torch.Tensor, conditions: dict[str, ConditionType],
-                first_step: bool = True) -> FusedConditions:
+                first_step: bool = True, offset: int = 0) -> FusedConditions:
         """Fuse conditions into the input.
 
         Args:
@@ -158,6 +178,8 @@ class ConditionFuser(nn.Module):
             conditions: name -> (emb [B, Tc, D], mask [B, Tc]) from the ConditioningProvider.
             first_step: False when continuing a sequence with a KV cache: the prepended
                 conditions are already in the cache, so they are not prepended again.
+            offset: position of input[:, 0] in the whole sequence, for `aligned`
+                conditions (the steps already in a KV cache, prepended ones not counted).
         Returns:
             FusedConditions (see its docstring for shapes and the mask convention).
         """
@@ -167,7 +189,7 @@ class ConditionFuser(nn.Module):
                 f"Condition(s) {sorted(unknown)} have no fuse method: add them to the fuser "
                 f"config ({', '.join(FUSE_METHODS)})."
             )
-        state = FuseState(input.shape[1], first_step)
+        state = FuseState(input.shape[1], first_step, offset)
         for name, condition in conditions.items():
             input = FUSE_METHODS.get(self.cond2fuse[name])(name, input, condition, state)
         cross, cross_masks, prepend_length = state.cross, state.cross_masks, state.prepend_length
