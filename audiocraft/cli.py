@@ -50,6 +50,7 @@ from .models.timeline import (  # noqa: F401  (re-exported: the CLI's timeline r
     read_timeline,
     timeline_from_entries,
 )
+from .modules.conditioners.captions import parse_key
 
 DEFAULT_MODEL = "toy"
 
@@ -81,6 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="when the melody is shorter than the piece (default loop)")
     gen.add_argument("--prompt-audio", help="audio file the piece continues")
     gen.add_argument("--timeline", help='JSON file: [[0, "calm intro"], [60, "drums come in"]]')
+    gen.add_argument("--bpm", type=float,
+                     help="tempo for models conditioned on it (a beat or number conditioner; "
+                     "default: read from each description, e.g. 'at 128 bpm')")
+    gen.add_argument("--key", help="key for models conditioned on it, e.g. 'A minor' "
+                     "(default: read from each description)")
     gen.add_argument("--seed", type=int, help="random seed (default: drawn and recorded)")
     gen.add_argument("--top-k", type=int, default=250)
     gen.add_argument("--top-p", type=float, default=0.0)
@@ -150,6 +156,7 @@ def check_numbers(args: argparse.Namespace) -> None:
         ("top_k", {"low": 0}), ("top_p", {"low": 0, "high": 1}), ("temperature", {"low": 0}),
         ("seed", {"low": 0, "high": MAX_SEED}), ("window", {"low": 0, "low_open": True}),
         ("stride", {"low": 0, "low_open": True}), ("threads", {"low": 1}),
+        ("bpm", {"low": 0, "low_open": True, "high": 1000}),
     ]
     for name, limits in checks:
         value = getattr(args, name, None)
@@ -198,6 +205,7 @@ def run_generate(args: argparse.Namespace) -> int:
             melody_policy=args.melody_policy)
     except ValueError as err:
         raise UsageError(str(err)) from err
+    set_condition_values(model, args)
     if prompt_audio is not None and prompt_audio[0].shape[-1] / prompt_audio[1] >= args.duration:
         raise UsageError(
             f"The prompt audio ({prompt_audio[0].shape[-1] / prompt_audio[1]:.1f} s) is not "
@@ -214,6 +222,7 @@ def run_generate(args: argparse.Namespace) -> int:
         "temperature": args.temperature, "cfg_coef": model.generation_params["cfg_coef"],
         "extend_stride": model.extend_stride, "window": model.max_duration,
         "melody": args.melody, "melody_policy": args.melody_policy,
+        "bpm": args.bpm, "key": args.key,
         "prompt_audio": args.prompt_audio, "sample_rate": model.sample_rate,
         "normalization": NORMALIZATION,
     }
@@ -266,6 +275,31 @@ def run_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def set_condition_values(model: MusicGen, args: argparse.Namespace) -> None:
+    """Apply --bpm / --key, refused (before anything is generated) when the model has no
+    conditioner on them: its tempo and key then come from the description's words."""
+    given = {name: getattr(args, name) for name in ("bpm", "key")
+             if getattr(args, name, None) is not None}
+    if not given:
+        return
+    read = model.caption_attributes_read()
+    ignored = sorted(set(given) - set(read))
+    if ignored:
+        flags = " and ".join(f"--{name}" for name in ignored)
+        raise UsageError(
+            f"The model '{args.model}' has no conditioner on {' or '.join(ignored)}, so "
+            f"{flags} would change nothing: write it in the description instead (\"... at "
+            f"128 bpm in A minor\"), or use a model conditioned on it (a `beat` or `number` "
+            "conditioner on the tempo; see README, Conditioning).")
+    if "key" in given:
+        key = parse_key(str(given["key"]))
+        if key is None:
+            raise UsageError(f"--key {given['key']!r} is not a key: give a tonic and a mode, "
+                             "e.g. 'A minor', 'F# major', 'Bbm'.")
+        given["key"] = key
+    model.set_condition_values(**given)
+
+
 def reproduce_command(settings: dict[str, Any], args: argparse.Namespace) -> str:
     """The ``audiocraft generate`` command that makes the same files again: every
     setting that changes the audio, with the seed and the model's defaults resolved."""
@@ -279,6 +313,10 @@ def reproduce_command(settings: dict[str, Any], args: argparse.Namespace) -> str
                "--melody-policy", str(settings["melody_policy"])]
     if settings["cfg_coef"] is not None:
         command += ["--cfg-coef", _number_list(settings["cfg_coef"])]
+    if settings.get("bpm") is not None:
+        command += ["--bpm", f"{settings['bpm']:g}"]
+    if settings.get("key") is not None:
+        command += ["--key", str(settings["key"])]
     for flag, value in (("--timeline", args.timeline), ("--melody", args.melody),
                         ("--prompt-audio", args.prompt_audio)):
         if value is not None:

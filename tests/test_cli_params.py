@@ -31,6 +31,8 @@ NAN = "nan"
     ("--stride", "inf", "--stride must be a finite number"),
     ("--stride", "-2", "--stride must be > 0"),
     ("--threads", "0", "--threads must be >= 1"),
+    ("--bpm", NAN, "--bpm must be a finite number"),
+    ("--bpm", "0", "--bpm must be > 0"),
 ])
 def test_bad_numbers_give_one_clear_line(tmp_path, capsys, option, value, message):
     out = tmp_path / "x.wav"
