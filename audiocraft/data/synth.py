@@ -206,9 +206,10 @@ def render(spec: PieceSpec, rng: np.random.Generator) -> np.ndarray:
 
 
 def render_stems(spec: PieceSpec, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """The mix of a piece (``render``) and its ``melody`` stem (the lead alone, at its
-    level in the mix), mono float64 ``[T]`` each: the melody a chroma conditioner learns
-    to follow. The same draws as ``render``, so the mix is the same."""
+    """The mix of a piece (``render``), its ``melody`` stem (the lead alone, at its level
+    in the mix: the melody a chroma conditioner learns to follow) and its parts
+    (``drums``, ``bass``, ``chords``, ``lead``, summing to the mix), mono float64 ``[T]``
+    each. The same draws as ``render``, so the mix is the same."""
     sr = spec.sample_rate
     genre = GENRES[spec.genre]
     beat = 60.0 / spec.bpm
@@ -270,15 +271,44 @@ def render_stems(spec: PieceSpec, rng: np.random.Generator) -> dict[str, np.ndar
                    at(start + pos))
             prev_lead = note
             pos += length
-    mix = 1.0 * drums + 0.8 * bass + 0.35 * chords + 0.45 * lead
-    mix, melody = mix[:n], 0.45 * lead[:n]
+    parts = {"drums": 1.0 * drums[:n], "bass": 0.8 * bass[:n], "chords": 0.35 * chords[:n],
+             "lead": 0.45 * lead[:n]}
+    mix = parts["drums"] + parts["bass"] + parts["chords"] + parts["lead"]
     fade = min(n, int(0.02 * sr))
     ramp = np.linspace(1.0, 0.0, fade)
+    for part in parts.values():
+        part[n - fade:] *= ramp
     mix[n - fade:] *= ramp
-    melody[n - fade:] *= ramp
     peak = np.abs(mix).max()
     gain = 0.9 / peak if peak > 0 else 1.0
-    return {"mix": mix * gain, "melody": melody * gain}
+    return {"mix": mix * gain, "melody": parts["lead"] * gain,
+            **{name: part * gain for name, part in parts.items()}}
+
+
+# Where each part sits between left (-1) and right (+1) in stereo renders: drums and bass
+# near the middle, chords and lead on opposite sides, by amounts drawn per piece.
+PAN_RANGES = {"drums": (-0.15, 0.15), "bass": (-0.1, 0.1), "chords": (0.3, 0.8),
+              "lead": (0.3, 0.8)}
+
+
+def stereo_mix(stems: dict[str, np.ndarray], seed: tuple[int, ...] | list[int]) -> np.ndarray:
+    """The parts of ``render_stems`` panned into ``[2, T]`` (constant-power pan law; the
+    chords and the lead on opposite sides, which side drawn per piece), peak at most 0.9.
+    Its own random stream (``seed`` + [2]), so the mono render does not change."""
+    rng = np.random.default_rng([*seed, 2])
+    side = 1.0 if rng.random() < 0.5 else -1.0
+    out = np.zeros((2, len(stems["mix"])))
+    for name, (low, high) in PAN_RANGES.items():
+        pan = rng.uniform(low, high)
+        if name == "chords":
+            pan *= side
+        elif name == "lead":
+            pan *= -side
+        angle = (pan + 1.0) * np.pi / 4  # 0: left, pi/4: middle, pi/2: right
+        out[0] += np.sqrt(2.0) * np.cos(angle) * stems[name]
+        out[1] += np.sqrt(2.0) * np.sin(angle) * stems[name]
+    peak = np.abs(out).max()
+    return out * (0.9 / peak) if peak > 0.9 else out
 
 
 def generate_piece(index: int, seed: int, duration: float, sample_rate: int = 32000,
@@ -291,8 +321,8 @@ def generate_piece(index: int, seed: int, duration: float, sample_rate: int = 32
 
 def generate_piece_stems(index: int, seed: int, duration: float, sample_rate: int = 32000,
                          free_tempo: bool = False) -> tuple[dict[str, np.ndarray], PieceSpec]:
-    """Piece ``index`` of the set drawn with ``seed``: ``({"mix", "melody"} [T] each,
-    labels)``, the mix that of ``generate_piece``."""
+    """Piece ``index`` of the set drawn with ``seed``: ``({"mix", "melody", parts...}
+    [T] each, labels)`` (see ``render_stems``), the mix that of ``generate_piece``."""
     if duration <= 0:
         raise ValueError(f"duration must be > 0 seconds, got {duration}.")
     rng = np.random.default_rng([seed, index])
@@ -325,7 +355,10 @@ def write_dataset(
             stem_path = audio_write(out / f"{spec.name}.melody", melody, sample_rate,
                                     format=format, strategy="none")
             sidecar["melody_path"] = stem_path.name
-        wav = torch.from_numpy(stems["mix"]).float()[None].expand(channels, -1)  # [C, T]
+        if channels == 2:  # the parts panned (see stereo_mix)
+            wav = torch.from_numpy(stereo_mix(stems, spec.seed)).float()  # [2, T]
+        else:
+            wav = torch.from_numpy(stems["mix"]).float()[None].expand(channels, -1)  # [C, T]
         path = audio_write(out / spec.name, wav, sample_rate, format=format, strategy="none",
                            metadata=sidecar)
         metas.append(AudioMeta(path.name, wav.shape[-1] / sample_rate, sample_rate,
@@ -371,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per piece")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--sample-rate", type=int, default=32000)
-    parser.add_argument("--channels", type=int, default=1, help="1 (mono) or 2 (same in both)")
+    parser.add_argument("--channels", type=int, default=1, help="1 (mono) or 2 (stereo: the parts panned)")
     parser.add_argument("--format", default="wav", choices=("wav", "flac", "mp3", "ogg"))
     parser.add_argument("--melody-stem", action="store_true",
                         help="also write each piece's melody alone (NAME.melody.wav)")

@@ -76,3 +76,26 @@ def test_written_melody_stem_feeds_the_melody_condition(tmp_path):
         assert "melody-stem" in str(err)
     else:
         raise AssertionError("a missing melody stem must be reported")
+
+
+def test_parts_sum_to_the_mix_and_stereo_pans_them(tmp_path):
+    from audiocraft.data.synth import stereo_mix
+
+    stems, spec = generate_piece_stems(3, 0, 2.0, SR)
+    parts = stems["drums"] + stems["bass"] + stems["chords"] + stems["lead"]
+    np.testing.assert_allclose(parts, stems["mix"], atol=1e-12)
+    np.testing.assert_array_equal(stems["lead"], stems["melody"])
+    stereo = stereo_mix(stems, spec.seed)
+    assert stereo.shape == (2, len(stems["mix"])) and np.abs(stereo).max() <= 0.9 + 1e-9
+    left, right = stereo
+    assert np.abs(left - right).max() > 0.05  # the channels differ...
+    assert np.corrcoef(left, right)[0, 1] > 0.5  # ...around a shared middle (drums, bass)
+    # The lead and the chords sit on opposite sides.
+    lead_side = np.sign(np.abs(stereo @ stems["lead"])[1] - np.abs(stereo @ stems["lead"])[0])
+    chords_side = np.sign(np.abs(stereo @ stems["chords"])[1]
+                          - np.abs(stereo @ stems["chords"])[0])
+    assert lead_side == -chords_side != 0
+    np.testing.assert_array_equal(stereo, stereo_mix(stems, spec.seed))  # reproducible
+    write_dataset(tmp_path, num=1, duration=2.0, seed=0, sample_rate=SR, channels=2)
+    wav, _ = audio_read(tmp_path / "piece_0000.wav")
+    assert wav.shape[0] == 2 and (wav[0] - wav[1]).abs().max() > 0.05
