@@ -404,7 +404,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per piece")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--sample-rate", type=int, default=32000)
-    parser.add_argument("--channels", type=int, default=1, help="1 (mono) or 2 (stereo: the parts panned)")
+    parser.add_argument("--channels", type=int, default=1,
+                        help="1 (mono) or 2 (stereo: the parts panned)")
     parser.add_argument("--format", default="wav", choices=("wav", "flac", "mp3", "ogg"))
     parser.add_argument("--melody-stem", action="store_true",
                         help="also write each piece's melody alone (NAME.melody.wav)")
