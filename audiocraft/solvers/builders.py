@@ -88,7 +88,8 @@ def build_musicgen_solver(cfg: DictConfig, run_dir: Path) -> MusicGenSolver:
 def load_with_new_conditioners(lm: nn.Module, name_or_path: str) -> list[str]:
     """Load the LM weights of `name_or_path` into `lm` (built from a config that adds
     conditioners to that model's: a melody or a number conditioner), the added
-    conditioners keeping their fresh initialisation. Returns the keys left fresh. Anything
+    conditioners keeping their fresh initialisation (a zero `output_proj` for those added
+    to the audio steps: `sum`, `aligned`, `input_interpolate`). Returns the keys left fresh. Anything
     else that does not fit (a missing transformer weight, a wrong shape) raises
     ConfigError: the config must be the model's own plus conditioners."""
     state = loaders.load_lm_model_ckpt(name_or_path)["best_state"]
@@ -105,7 +106,29 @@ def load_with_new_conditioners(lm: nn.Module, name_or_path: str) -> list[str]:
             f"{wrong[:5]}, unknown {unknown[:5]}. Use the model's own config (its xp.cfg) "
             "plus the conditioners to add.")
     lm.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()}, strict=False)
+    _silence_added_conditions(lm, fresh)
     return fresh
+
+
+# Fuse methods that add a condition to the audio steps' input.
+ADDITIVE_FUSE_METHODS = ("sum", "aligned", "input_interpolate")
+
+
+def _silence_added_conditions(lm: nn.Module, fresh: list[str]) -> None:
+    """New conditioners added to the audio steps start with a zero `output_proj`: the
+    trained LM then starts exactly where it was and the condition grows in from the
+    first gradient step (a random projection added to every step would first undo
+    much of the LM's training)."""
+    provider = getattr(lm, "condition_provider", None)
+    fuser = getattr(lm, "fuser", None)
+    if provider is None or fuser is None:
+        return
+    for name, conditioner in provider.conditioners.items():
+        new = any(k.startswith(f"condition_provider.conditioners.{name}.") for k in fresh)
+        if new and fuser.cond2fuse.get(name) in ADDITIVE_FUSE_METHODS:
+            nn.init.zeros_(conditioner.output_proj.weight)
+            if conditioner.output_proj.bias is not None:
+                nn.init.zeros_(conditioner.output_proj.bias)
 
 
 def stage_settings(cfg: DictConfig) -> StageSettings:

@@ -159,3 +159,20 @@ def test_training_segments_carry_their_start():
     info = MusicInfo.from_dict({"bpm": 96}, segment)
     attrs = info.to_condition_attributes()
     assert attrs.text["bpm"] == "96" and attrs.text["beat"] == "96 +3.5000s"
+
+
+def test_added_aligned_conditioners_start_silent(tmp_path):
+    from audiocraft.solvers.builders import load_with_new_conditioners
+
+    torch.manual_seed(0)
+    base_cfg = compose("musicgen/toy_lm", TINY)
+    base = builders.get_lm_model(base_cfg).eval()
+    loaders.export_lm(base, base_cfg, tmp_path)
+    grown = builders.get_lm_model(compose("musicgen/toy_lm_bpm", TINY)).eval()
+    fresh = load_with_new_conditioners(grown, str(tmp_path))
+    assert fresh and grown.condition_provider.conditioners["beat"].output_proj.weight.eq(0).all()
+    codes = torch.randint(0, 400, (1, 4, 20))
+    text = {"description": "house at 120 bpm"}
+    before = base.compute_predictions(codes, [ConditioningAttributes(text=dict(text))])
+    after = grown.compute_predictions(codes, [ConditioningAttributes(text={**text, "beat": "120"})])
+    torch.testing.assert_close(after.logits, before.logits, equal_nan=True)
