@@ -89,8 +89,8 @@ def load_with_new_conditioners(lm: nn.Module, name_or_path: str) -> list[str]:
     """Load the LM weights of `name_or_path` into `lm` (built from a config that adds
     conditioners to that model's: a melody or a number conditioner), the added
     conditioners keeping their fresh initialisation (a zero `output_proj` for those added
-    to the audio steps: `sum`, `aligned`, `input_interpolate`). Returns the keys left fresh. Anything
-    else that does not fit (a missing transformer weight, a wrong shape) raises
+    to the audio steps: `sum`, `aligned`, `input_interpolate`). Returns the keys left
+    fresh. Anything else that does not fit (a missing transformer weight, a wrong shape) raises
     ConfigError: the config must be the model's own plus conditioners."""
     state = loaders.load_lm_model_ckpt(name_or_path)["best_state"]
     expected = lm.state_dict()
