@@ -7,6 +7,8 @@ the error when it cannot.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -104,7 +106,9 @@ def resolve_hf_folder(name_or_path: str | os.PathLike, revision: str = "main") -
 def find_file(name_or_path: str | os.PathLike, filename: str) -> Path | None:
     """`name_or_path` itself if it is a file, else `filename` inside the folder that
     `resolve_hf_folder` finds (local folder or HF cache snapshot), else None. A shipped
-    model's name (`SHIPPED_MODELS`) is its folder, and `toy`'s for the files it lacks."""
+    model's name (`SHIPPED_MODELS`) is its folder, and `toy`'s for the files it lacks; a
+    folder shipped LM-only by the toy recipe takes its codec from the model its
+    `checksums.json` names (`shares_codec_of`), if that codec is still the recorded one."""
     name = str(name_or_path)
     shipped = TOY_MODEL_DIR if name == "toy" else SHIPPED_MODELS.get(name)
     if shipped is not None:
@@ -118,7 +122,29 @@ def find_file(name_or_path: str | os.PathLike, filename: str) -> Path | None:
     folder = resolve_hf_folder(name_or_path)
     if folder is not None and (folder / filename).is_file():
         return folder / filename
+    if folder is not None:
+        return _shared_file(folder, filename)
     return None
+
+
+def _shared_file(folder: Path, filename: str) -> Path | None:
+    """The file a folder shipped LM-only (``--ship-lm-only``: its ``checksums.json``
+    records ``shares_codec_of``) takes from the shipped model it names, when that file
+    is still the one recorded (same SHA-256); else None."""
+    try:
+        record = json.loads((folder / "checksums.json").read_text())
+        shared = record["shares_codec_of"]
+        model, wanted, digest = str(shared["model"]), str(shared["file"]), str(shared["sha256"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    place = SHIPPED_MODELS.get(model)
+    if wanted != filename or place is None or not (place / filename).is_file():
+        return None
+    sha = hashlib.sha256()
+    with open(place / filename, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            sha.update(block)
+    return place / filename if sha.hexdigest() == digest else None
 
 
 def missing_weights_message(name_or_path: str | os.PathLike, wanted: str) -> str:

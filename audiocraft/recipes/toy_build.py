@@ -210,7 +210,8 @@ def run_stage(name: str, solver: str, overrides: list[str], done_file: Path,
 
 
 def copy_parent(model: str, work: Path, flag: str = "--tune-from") -> tuple[Path, dict[str, Any]]:
-    """Copy the hub files of `model` (``toy`` or a folder) into ``WORK/parent`` once, and
+    """Copy the hub files of `model` (a shipped model's name, or a folder; an LM shipped
+    with ``--ship-lm-only`` brings the codec it records) into ``WORK/parent`` once, and
     return that folder and the parent's record: its name, the files' checksums and its
     own ``checksums.json`` (None if it has none). Later invocations reuse the copy, so a
     resumed refinement starts from the same weights even if `model` has changed since
@@ -219,19 +220,25 @@ def copy_parent(model: str, work: Path, flag: str = "--tune-from") -> tuple[Path
     record_path = dst / "parent.json"
     if record_path.is_file():
         return dst, json.loads(record_path.read_text())
-    src = hub.TOY_MODEL_DIR if model == "toy" else Path(model)
-    missing = [name for name in HUB_FILES if not (src / name).is_file()]
+    shipped = hub.SHIPPED_MODELS.get(model)
+    src = shipped if shipped is not None else Path(model)
+    found = {name: hub.find_file(model if shipped is not None else src, name)
+             for name in HUB_FILES}
+    missing = [name for name, path in found.items() if path is None]
     if missing:
         raise SystemExit(f"{flag} {model}: {', '.join(missing)} not found in {src}; "
-                         "give 'toy' or a folder holding both hub files.")
+                         "give 'toy' or a folder holding both hub files (or an LM shipped "
+                         "with --ship-lm-only, whose checksums.json names its codec).")
     checks = src / "checksums.json"
     parent_record = json.loads(checks.read_text()) if checks.is_file() else None
     dst.mkdir(parents=True, exist_ok=True)
     files = {}
-    for name in HUB_FILES:
-        shutil.copyfile(src / name, dst / name)
+    for name, path in found.items():
+        assert path is not None
+        shutil.copyfile(path, dst / name)
         files[name] = {"sha256": sha256(dst / name), "bytes": (dst / name).stat().st_size}
-    if parent_record is not None and parent_record.get("files", files) != files:
+    listed = files if parent_record is None else parent_record.get("files", files)
+    if {name: files.get(name) for name in listed} != listed:
         shutil.rmtree(dst)
         raise SystemExit(f"{flag} {model}: {checks} does not describe the files beside "
                          "it (other checksums): restore them, or remove checksums.json to "

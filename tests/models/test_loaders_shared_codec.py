@@ -49,3 +49,31 @@ def test_read_hub_file_errors(tmp_path, fixtures_dir):
     torch.save({"foo": torch.zeros(1)}, wrong)
     with pytest.raises(loaders.CheckpointError, match="not an audiocraft hub file"):
         loaders.read_hub_file(wrong)
+
+
+def test_lm_only_folder_takes_the_codec_it_records(tmp_path):
+    import hashlib
+    import json
+    import shutil
+
+    from audiocraft.models import hub
+
+    toy_codec = hub.TOY_MODEL_DIR / "compression_state_dict.bin"
+    folder = tmp_path / "lm_only"
+    folder.mkdir()
+    shutil.copy(hub.TOY_MELODY_MODEL_DIR / "state_dict.bin", folder / "state_dict.bin")
+    assert loaders.find_file(folder, "compression_state_dict.bin") is None  # no record
+    digest = hashlib.sha256(toy_codec.read_bytes()).hexdigest()
+    record = {"files": {}, "shares_codec_of": {"model": "toy", "file": toy_codec.name,
+                                               "sha256": digest}}
+    (folder / "checksums.json").write_text(json.dumps(record))
+    assert loaders.find_file(folder, "compression_state_dict.bin") == toy_codec
+    assert loaders.find_file(folder, "state_dict.bin") == folder / "state_dict.bin"
+    codec = loaders.load_compression_model(folder)
+    assert codec.sample_rate == 8000
+    # A codec that is no longer the one recorded is not taken.
+    record["shares_codec_of"]["sha256"] = "0" * 64
+    (folder / "checksums.json").write_text(json.dumps(record))
+    assert loaders.find_file(folder, "compression_state_dict.bin") is None
+    with pytest.raises(loaders.MissingWeightsError):
+        loaders.load_compression_model(folder)

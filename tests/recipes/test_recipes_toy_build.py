@@ -5,6 +5,7 @@ re-exporting hub files."""
 import argparse
 import hashlib
 import json
+import shutil
 
 import pytest
 import torch
@@ -254,3 +255,20 @@ def test_tune_from_needs_the_tune_stage(tmp_path):
         with pytest.raises(SystemExit):
             recipe.main(["--tune-from", "toy", "--work", str(tmp_path), *bad])
     assert not (tmp_path / "parent").exists()
+
+
+def test_tune_from_an_lm_only_folder_brings_the_codec_it_records(tmp_path):
+    from audiocraft.models import hub
+
+    shipped = hub.TOY_MELODY_MODEL_DIR
+    src = tmp_path / "lm_only"
+    src.mkdir()
+    shutil.copy(shipped / "state_dict.bin", src / "state_dict.bin")
+    shutil.copy(shipped / "checksums.json", src / "checksums.json")
+    parent_dir, parent = recipe.copy_parent(str(src), tmp_path / "work")
+    codec = hub.TOY_MODEL_DIR / "compression_state_dict.bin"
+    assert (parent_dir / "compression_state_dict.bin").read_bytes() == codec.read_bytes()
+    assert parent["record"]["shares_codec_of"]["sha256"] == _sha256(codec)
+    # The shipped name works the same way.
+    _, by_name = recipe.copy_parent("toy-melody", tmp_path / "work2")
+    assert by_name["files"] == parent["files"]
