@@ -21,7 +21,10 @@ against the pieces' melody stems (frame-wise cosine of 12-bin chromagrams, avera
   the melody.
 
 The caption names the melody's key, so the baselines already share its pitch classes in
-part; the gap to ``melody given`` is what the chroma conditioning adds. Tempo within 4%
+part; the gap to ``melody given`` is what the chroma conditioning adds. Each row gives the
+standard error of its mean over the clips, and the comparison below the table pairs the
+clips of ``melody given`` with those of ``same model, no melody`` (the same caption and
+seed): the mean gain, its standard error and the share of clips that gain. Tempo within 4%
 and key (the synthetic music's estimators) of each row are given too: the melody must
 not cost the caption. Everything is seeded.
 """
@@ -29,6 +32,7 @@ not cost the caption. Everything is seeded.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -51,6 +55,7 @@ class MelodyRow:
     tempo: float  # within 4% of the caption
     key: float
     n: int
+    sem: float = float("nan")  # standard error of chroma_cosine over the clips
 
 
 def held_out_stems(num: int, seed: int, seconds: float, sample_rate: int
@@ -72,12 +77,39 @@ def chroma_cosine(clips: torch.Tensor, melodies: torch.Tensor, sample_rate: int)
     return float(metric.compute()["chroma_cosine"])
 
 
+def per_clip(clips: torch.Tensor, melodies: torch.Tensor, sample_rate: int) -> list[float]:
+    """The chroma cosine of each clip to its melody (their mean is ``chroma_cosine``'s
+    for clips of one length)."""
+    return [chroma_cosine(c[None], m[None], sample_rate) for c, m in zip(clips, melodies)]
+
+
+def mean_sem(values: list[float]) -> tuple[float, float]:
+    """Mean and standard error of the mean (nan for fewer than two values)."""
+    n = len(values)
+    mean = sum(values) / n
+    if n < 2:
+        return mean, float("nan")
+    var = sum((v - mean) ** 2 for v in values) / (n - 1)
+    return mean, math.sqrt(var / n)
+
+
+def paired_gain(with_melody: list[float], without: list[float]) -> dict[str, float]:
+    """Clip by clip, what the melody adds: mean gain, its standard error, share of clips
+    that gain, and the gain in standard errors."""
+    gains = [a - b for a, b in zip(with_melody, without, strict=True)]
+    mean, sem = mean_sem(gains)
+    return {"mean": mean, "sem": sem, "share_gaining": sum(g > 0 for g in gains) / len(gains),
+            "z": mean / sem if sem > 0 else float("nan")}
+
+
 def row(clips: torch.Tensor, melodies: torch.Tensor, specs: list[PieceSpec],
-        sample_rate: int) -> MelodyRow:
-    """Score one set of clips against the melodies and the captions' labels."""
+        sample_rate: int) -> tuple[MelodyRow, list[float]]:
+    """Score one set of clips against the melodies and the captions' labels; with the
+    per-clip chroma cosines."""
     scores = adherence([estimate(w, sample_rate) for w in clips], specs)
-    return MelodyRow(chroma_cosine(clips, melodies, sample_rate), scores.tempo, scores.key,
-                     len(specs))
+    clip_scores = per_clip(clips, melodies, sample_rate)
+    mean, sem = mean_sem(clip_scores)
+    return MelodyRow(mean, scores.tempo, scores.key, len(specs), sem), clip_scores
 
 
 def evaluate(args: argparse.Namespace) -> dict[str, Any]:
@@ -96,34 +128,40 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     other = torch.roll(melodies, shifts=-shift, dims=0)  # piece i scored on piece i+1's melody
     rows: dict[str, MelodyRow] = {}
     given = model.generate_with_chroma(captions, melodies, sr, seed=args.seed)
-    rows["melody given"] = row(given, melodies, specs, sr)
+    rows["melody given"], given_scores = row(given, melodies, specs, sr)
     if not args.no_mix_row:
         from_mix = model.generate_with_chroma(captions, mixes, sr, seed=args.seed)
-        rows["melody given as the full mix"] = row(from_mix, melodies, specs, sr)
+        rows["melody given as the full mix"], _ = row(from_mix, melodies, specs, sr)
     plain = model.generate(captions, seed=args.seed)
-    rows["same model, no melody (baseline)"] = row(plain, melodies, specs, sr)
+    rows["same model, no melody (baseline)"], plain_scores = row(plain, melodies, specs, sr)
     if args.baseline_model:
         base = MusicGen.get_pretrained(args.baseline_model, device="cpu")
         base.set_generation_params(duration=args.seconds, top_k=args.top_k,
                                    temperature=args.temperature, cfg_coef=args.cfg_coef)
-        rows[f"{args.baseline_model}, no melody (baseline)"] = row(
+        rows[f"{args.baseline_model}, no melody (baseline)"], _ = row(
             base.generate(captions, seed=args.seed), melodies, specs, sr)
-    shuffled = MelodyRow(chroma_cosine(given, other, sr), float("nan"), float("nan"),
-                         len(specs))
+    mean, sem = mean_sem(per_clip(given, other, sr))
+    shuffled = MelodyRow(mean, float("nan"), float("nan"), len(specs), sem)
     rows["melody given, scored on other pieces' melodies (baseline)"] = shuffled
-    rows["real audio (the pieces' mixes)"] = row(mixes, melodies, specs, sr)
+    rows["real audio (the pieces' mixes)"], _ = row(mixes, melodies, specs, sr)
     return {"settings": {**vars(args), "cfg_coef": model.generation_params["cfg_coef"]},
-            "rows": rows, "seconds": round(time.time() - t0, 1)}
+            "rows": rows, "gain_over_no_melody": paired_gain(given_scores, plain_scores),
+            "seconds": round(time.time() - t0, 1)}
 
 
 def format_table(result: dict[str, Any]) -> str:
     """The rows as a Markdown table."""
-    lines = ["| clips | chroma cosine to the melody | tempo within 4% | key | clips |",
-             "|---|---|---|---|---|"]
+    lines = ["| clips | chroma cosine to the melody (± standard error) | tempo within 4% "
+             "| key | clips |", "|---|---|---|---|---|"]
     for name, r in result["rows"].items():
         tempo = "" if r.tempo != r.tempo else f"{r.tempo:.0%}"
         key = "" if r.key != r.key else f"{r.key:.0%}"
-        lines.append(f"| {name} | {r.chroma_cosine:.3f} | {tempo} | {key} | {r.n} |")
+        lines.append(f"| {name} | {r.chroma_cosine:.3f} ± {r.sem:.3f} | {tempo} | {key} "
+                     f"| {r.n} |")
+    gain = result["gain_over_no_melody"]
+    lines.append(f"\nMelody given against no melody, clip by clip (same caption and seed): "
+                 f"{gain['mean']:+.3f} ± {gain['sem']:.3f} ({gain['z']:.1f} standard errors), "
+                 f"{gain['share_gaining']:.0%} of the clips gain.")
     return "\n".join(lines)
 
 

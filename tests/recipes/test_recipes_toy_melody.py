@@ -86,3 +86,34 @@ def test_chroma_cosine_of_a_melody_to_itself_and_to_another():
     assert mixes.shape == melodies.shape == (2, 1, 24000) and len(specs) == 2
     assert melody_eval.chroma_cosine(melodies, melodies, 8000) == pytest.approx(1.0)
     assert melody_eval.chroma_cosine(melodies, melodies.flip(0), 8000) < 0.9
+
+
+def test_per_clip_scores_and_paired_gain():
+    _, melodies, _ = melody_eval.held_out_stems(3, seed=1000, seconds=3.0, sample_rate=8000)
+    shifted = melodies.roll(1, dims=0)
+    clips = melody_eval.per_clip(shifted, melodies, 8000)
+    assert len(clips) == 3 and all(c < 0.99 for c in clips)
+    assert sum(clips) / 3 == pytest.approx(melody_eval.chroma_cosine(shifted, melodies, 8000))
+    mean, sem = melody_eval.mean_sem([1.0, 2.0, 3.0])
+    assert mean == 2.0 and sem == pytest.approx(1 / 3 ** 0.5)
+    gain = melody_eval.paired_gain([0.5, 0.6, 0.4, 0.5], [0.4, 0.4, 0.5, 0.3])
+    assert gain["mean"] == pytest.approx(0.1) and gain["share_gaining"] == 0.75
+    assert gain["z"] == pytest.approx(gain["mean"] / gain["sem"])
+    with pytest.raises(ValueError):
+        melody_eval.paired_gain([0.5], [0.4, 0.3])
+
+
+def test_melody_evaluation_runs_and_pairs_the_clips(tmp_path, capsys):
+    out = tmp_path / "melody.json"
+    assert melody_eval.main(["--num", "2", "--seconds", "1", "--baseline-model", "",
+                             "--no-mix-row", "--threads", "1", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert set(result["rows"]) == {"melody given", "same model, no melody (baseline)",
+                                   "melody given, scored on other pieces' melodies (baseline)",
+                                   "real audio (the pieces' mixes)"}
+    given = result["rows"]["melody given"]
+    plain = result["rows"]["same model, no melody (baseline)"]
+    assert given["n"] == 2 and given["sem"] == given["sem"]  # a number, not nan
+    gain = result["gain_over_no_melody"]
+    assert gain["mean"] == pytest.approx(given["chroma_cosine"] - plain["chroma_cosine"])
+    assert "clips gain" in capsys.readouterr().out
