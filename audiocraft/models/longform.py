@@ -325,11 +325,13 @@ class LongformGenerator:
                 )
         conditions = self.condition_builder(texts, melodies)
         if window.start > 0:
-            # A beat grid (the `beat` conditioner) goes on from the piece's start.
+            # A beat grid (the `beat` conditioner) goes on from the piece's start. The
+            # conditions are the builder's own objects: only attributes with a beat text
+            # are touched.
             for attributes in conditions:
-                if attributes.text.get("beat") is not None:
-                    attributes.text["beat"] = with_start(attributes.text["beat"],
-                                                         window.start / self.frame_rate)
+                text = getattr(attributes, "text", None)
+                if isinstance(text, dict) and text.get("beat") is not None:
+                    text["beat"] = with_start(text["beat"], window.start / self.frame_rate)
         return conditions
 
     def iter_codes(
