@@ -48,7 +48,7 @@ def test_key_must_be_a_key_and_the_model_must_read_it(tmp_path, capsys, beat_mod
                      "--quiet", "--out", str(out), "--key", "A minor"])
     err = capsys.readouterr().err
     assert code == 2 and "no conditioner on key" in err and "Traceback" not in err
-    code = cli.main(["generate", "x", "--model", "toy", "--duration", "1", "--quiet",
+    code = cli.main(["generate", "x", "--model", "toy-melody", "--duration", "1", "--quiet",
                      "--out", str(out), "--bpm", "120"])
     err = capsys.readouterr().err
     assert code == 2 and "no conditioner on bpm" in err and "at 128 bpm" in err
