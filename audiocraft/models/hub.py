@@ -140,11 +140,16 @@ def _shared_file(folder: Path, filename: str) -> Path | None:
     place = SHIPPED_MODELS.get(model)
     if wanted != filename or place is None or not (place / filename).is_file():
         return None
+    return place / filename if file_sha256(place / filename) == digest else None
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
     sha = hashlib.sha256()
-    with open(place / filename, "rb") as f:
+    with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             sha.update(block)
-    return place / filename if sha.hexdigest() == digest else None
+    return sha.hexdigest()
 
 
 def missing_weights_message(name_or_path: str | os.PathLike, wanted: str) -> str:

@@ -80,7 +80,13 @@ def chroma_cosine(clips: torch.Tensor, melodies: torch.Tensor, sample_rate: int)
 def per_clip(clips: torch.Tensor, melodies: torch.Tensor, sample_rate: int) -> list[float]:
     """The chroma cosine of each clip to its melody (their mean is ``chroma_cosine``'s
     for clips of one length)."""
-    return [chroma_cosine(c[None], m[None], sample_rate) for c, m in zip(clips, melodies)]
+    metric = ChromaCosineSimilarity()  # one extractor for every clip
+    scores = []
+    for clip, melody in zip(clips, melodies):
+        metric.reset()
+        metric.update(clip[None], melody[None], sample_rate)
+        scores.append(float(metric.compute()["chroma_cosine"]))
+    return scores
 
 
 def mean_sem(values: list[float]) -> tuple[float, float]:
