@@ -11,7 +11,11 @@ metadata (key, bpm, genre, moods, keywords, instrument) is merged into the descr
 text; when merging, each of those fields is left out with probability ``drop_other_p``
 and the original description with probability ``drop_desc_p``, all independently. When
 not merging the description is unchanged. If every part is dropped the description is
-None (the model then sees no text for that sample).
+None (the model then sees no text for that sample). Then, with probability
+``drop_tempo_p``, the tempo the description names ("at 128 bpm", "tempo 128") is taken
+out of it while the sample's ``bpm`` stays: a conditioner on the tempo (``beat``,
+``number``) is then the only tempo cue of those samples, so the model learns to follow it
+rather than the caption's number.
 
 Melody: an item's ``self_wav`` (what a melody conditioner such as ``chroma_stem`` reads)
 is the segment itself, unless the sidecar names a file of the melody alone,
@@ -174,12 +178,30 @@ def augment_music_info_description(
     return info
 
 
+def drop_description_tempo(info: MusicInfo, drop_tempo_p: float = 0.0,
+                           rng: np.random.Generator | None = None) -> MusicInfo:
+    """With probability ``drop_tempo_p``, take the tempo out of ``info.description`` in
+    place (``captions.strip_tempo``; the ``bpm`` field is kept) and return ``info``. Draws
+    from ``rng`` only when ``drop_tempo_p > 0`` (other settings keep their random stream)."""
+    if not 0 <= drop_tempo_p <= 1:
+        raise ValueError(f"drop_tempo_p must be a probability in [0, 1], got {drop_tempo_p}.")
+    if drop_tempo_p == 0:
+        return info
+    rng = rng if rng is not None else np.random.default_rng()
+    if rng.random() < drop_tempo_p and info.description is not None:
+        from audiocraft.modules.conditioners.captions import strip_tempo
+
+        info.description = strip_tempo(info.description) or None
+    return info
+
+
 class MusicDataset(AudioDataset):
     """AudioDataset whose items are ``(wav [C, T], MusicInfo)``.
 
     Args (besides AudioDataset's):
         info_fields_required: every sidecar must hold every text field.
-        merge_text_p, drop_desc_p, drop_other_p: description augmentation (module docs).
+        merge_text_p, drop_desc_p, drop_other_p, drop_tempo_p: description augmentation
+            (module docs).
         joint_embed_attributes: names under which the segment and its description are
             passed as joint-embedding conditions (e.g. ["description"] for CLAP).
     """
@@ -191,6 +213,7 @@ class MusicDataset(AudioDataset):
         merge_text_p: float = 0.0,
         drop_desc_p: float = 0.0,
         drop_other_p: float = 0.0,
+        drop_tempo_p: float = 0.0,
         joint_embed_attributes: list[str] | None = None,
         **kwargs: Any,
     ):
@@ -200,6 +223,7 @@ class MusicDataset(AudioDataset):
         self.merge_text_p = merge_text_p
         self.drop_desc_p = drop_desc_p
         self.drop_other_p = drop_other_p
+        self.drop_tempo_p = drop_tempo_p
         self.joint_embed_attributes = list(joint_embed_attributes or [])
 
     def _sidecar(self, segment: SegmentInfo) -> dict[str, Any]:
@@ -250,6 +274,7 @@ class MusicDataset(AudioDataset):
         augment_music_info_description(
             info, self.merge_text_p, self.drop_desc_p, self.drop_other_p, rng
         )
+        drop_description_tempo(info, self.drop_tempo_p, rng)
         from audiocraft.modules.conditioners import JointEmbedCondition, WavCondition
 
         info.self_wav = WavCondition(

@@ -167,15 +167,23 @@ def _caption(rng: np.random.Generator, spec: PieceSpec, parts: dict[str, str]) -
 
 
 def make_spec(rng: np.random.Generator, index: int, duration: float, sample_rate: int,
-              free_tempo: bool = False) -> PieceSpec:
+              free_tempo: bool = False, genre_name: str | None = None,
+              bpm: int | None = None) -> PieceSpec:
     """Draw the labels of piece ``index``. With ``free_tempo`` every genre takes any tempo
     of ``FREE_BPM`` (not its own range) and the caption one of many wordings
     (``synth_captions.varied_caption``): tempo is then learnt from the number, not from the
-    genre; the default draws (and so the default data sets) are unchanged."""
-    genre_name = str(_choose(rng, list(GENRES)))
+    genre; the default draws (and so the default data sets) are unchanged. ``genre_name``
+    and ``bpm`` replace the drawn genre and tempo (the other labels are drawn as before),
+    e.g. to render a piece that a caption asks for."""
+    drawn = str(_choose(rng, list(GENRES)))
+    if genre_name is not None and genre_name not in GENRES:
+        raise ValueError(f"Unknown genre {genre_name!r}: the synthesizer plays "
+                         f"{', '.join(GENRES)}.")
+    genre_name = genre_name or drawn
     genre = GENRES[genre_name]
     low, high = FREE_BPM if free_tempo else genre.bpm
-    bpm = int(rng.integers(low, high + 1))
+    drawn_bpm = int(rng.integers(low, high + 1))
+    bpm = drawn_bpm if bpm is None else int(bpm)
     mode = str(_choose(rng, ("major", "minor")))
     tonic = PITCH_CLASSES[int(rng.integers(12))]
     progression = _choose(rng, PROGRESSIONS[mode])

@@ -16,9 +16,12 @@ are counted apart and as misses.
   slow rock ballad at 128 bpm"), in wordings of their own (``EVAL_TEMPLATES``: "128
   BPM", "128 bpm", "128bpm", "tempo 128", "128 beats per minute", lowercase captions);
 - ``own captions``: the captions of the first ``--num`` held-out synthetic pieces (seed
-  ``--seed``, as ``scripts/eval_toy_model.py``), in the training data's wording.
+  ``--seed``, as ``scripts/eval_toy_model.py``), in the training data's wording;
+- and as a reference, no model: the synthesizer playing each unusual caption's genre (a
+  drawn one for genres it does not play) at its tempo (``reference_audio``), scored alike:
+  the estimator's ceiling on those tempos.
 
-The table gives, for both, the share within 4%, the octave errors, the median relative
+The table gives, for each, the share within 4%, the octave errors, the median relative
 error, and by caption group (genre inside its usual range or not; known genre or not).
 Models that read the tempo from the caption's words into a conditioner (``bpm``) also get
 the share of captions whose tempo the parser read right. Everything is seeded.
@@ -36,7 +39,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..data.synth import GENRES, PITCH_CLASSES, make_spec
+from ..data.synth import GENRES, PITCH_CLASSES, make_spec, render
 from ..metrics.music import compare_tempo, estimate_bpm
 from ..metrics.synth_scores import TEMPO_TOLERANCE
 from ..models import MusicGen
@@ -44,6 +47,8 @@ from ..modules.conditioners import parse_tempo
 from .cli_args import add_sampling_args, write_json
 
 TEMPO_RANGE = (72, 160)
+# The unusual captions played by the synthesizer itself: the estimator's ceiling.
+REFERENCE = "unusual captions, synthesizer at their tempos (reference)"
 # Genres the synthesizer does not play: no usual range, their words unseen in training.
 OTHER_GENRES = ("rock ballad", "jazz", "techno", "funk", "reggae", "drum and bass",
                 "ambient", "trap", "disco", "folk song")
@@ -121,6 +126,22 @@ def own_captions(num: int, seed: int, seconds: float, sample_rate: int) -> list[
     return out
 
 
+def reference_audio(captions: list[Caption], seed: int, seconds: float,
+                    sample_rate: int) -> list[torch.Tensor]:
+    """What the captions ask, played by the synthesizer: a piece at each caption's tempo, in
+    its genre (a genre the synthesizer does not play: a drawn one), ``[1, T]`` each. Their
+    scores are the tempo estimator's ceiling on these tempos (a slow piece whose hi-hats
+    play eighths can read as twice its tempo, also in real audio)."""
+    out = []
+    for i, caption in enumerate(captions):
+        rng = np.random.default_rng([seed, 11, i])
+        spec = make_spec(rng, i, seconds, sample_rate, free_tempo=True,
+                         genre_name=caption.genre if caption.known_genre else None,
+                         bpm=caption.bpm)
+        out.append(torch.from_numpy(render(spec, rng).astype(np.float32))[None])
+    return out
+
+
 def score(bpms: list[float], captions: list[Caption]) -> TempoScores:
     """Adherence of estimated ``bpms`` to the captions' tempos, overall and by group."""
 
@@ -175,6 +196,11 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         out["sets"][name] = score(bpms, captions)
         out["captions"][name] = [[c.text, c.bpm, round(b, 1)] for c, b in zip(captions, bpms)]
         out["seconds"][name] = round(time.time() - t0, 1)
+    captions = sets["unusual captions"]
+    wavs = reference_audio(captions, args.seed, args.seconds, model.sample_rate)
+    bpms = [_estimate(w, model.sample_rate) for w in wavs]
+    out["sets"][REFERENCE] = score(bpms, captions)
+    out["captions"][REFERENCE] = [[c.text, c.bpm, round(b, 1)] for c, b in zip(captions, bpms)]
     return out
 
 

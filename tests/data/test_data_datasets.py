@@ -15,6 +15,7 @@ from audiocraft.data.music_dataset import (
     MusicDataset,
     MusicInfo,
     augment_music_info_description,
+    drop_description_tempo,
 )
 
 SR = 8000
@@ -163,6 +164,33 @@ def test_description_augmentation_probabilities_mean_what_they_say(folder):
     assert never.description == base.description
     with pytest.raises(ValueError, match="merge_text_p must be a probability"):
         augment_music_info_description(never, merge_text_p=1.5)
+
+
+def test_drop_tempo_takes_the_number_out_of_the_caption_and_keeps_the_bpm(folder):
+    ds = MusicDataset.from_meta(folder, segment_duration=0.5, num_samples=4, sample_rate=SR)
+    _, base = ds[0]
+    base.description = "A calm pop song at 101 bpm, in C major."
+    rng = np.random.default_rng(0)
+    n, dropped = 2000, 0
+    for _ in range(n):
+        info = MusicInfo(**{**base.__dict__, "joint_embed": {}})
+        drop_description_tempo(info, 0.5, rng)
+        if info.description != base.description:
+            assert info.description == "A calm pop song, in C major."
+            dropped += 1
+        assert info.to_condition_attributes().text["bpm"] == base.text_value("bpm")
+    assert dropped / n == pytest.approx(0.5, abs=0.04)
+    # The dataset applies it to the sidecar's description.
+    sidecar = folder.parent / "audio" / "f0.wav.json"
+    sidecar.write_text(json.dumps({**json.loads(sidecar.read_text()),
+                                   "description": "tone at 100 bpm"}))
+    for p, expected in ((1.0, "tone"), (0.0, "tone at 100 bpm")):
+        ds = MusicDataset.from_meta(folder, segment_duration=0.5, num_samples=8,
+                                    sample_rate=SR, drop_tempo_p=p)
+        infos = [ds[i][1] for i in range(8)]
+        assert {i.description for i in infos if i.title == "song 0"} == {expected}
+    with pytest.raises(ValueError, match="drop_tempo_p must be a probability"):
+        drop_description_tempo(info, -0.1)
 
 
 def test_sidecar_errors_name_the_file(folder, tmp_path):

@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 import torch
 
 from audiocraft.data.audio import audio_read
@@ -99,3 +100,14 @@ def test_parts_sum_to_the_mix_and_stereo_pans_them(tmp_path):
     write_dataset(tmp_path, num=1, duration=2.0, seed=0, sample_rate=SR, channels=2)
     wav, _ = audio_read(tmp_path / "piece_0000.wav")
     assert wav.shape[0] == 2 and (wav[0] - wav[1]).abs().max() > 0.05
+
+
+def test_a_piece_can_be_asked_for_a_genre_and_tempo():
+    rng = np.random.default_rng([5, 1])
+    drawn = make_spec(np.random.default_rng([5, 1]), 1, 1.0, SR, free_tempo=True)
+    other = next(g for g in GENRES if g != drawn.genre)
+    spec = make_spec(rng, 1, 1.0, SR, free_tempo=True, genre_name=other, bpm=77)
+    assert spec.genre == other and spec.bpm == 77 and "77" in spec.description
+    assert spec.key == drawn.key  # the other labels are drawn as before
+    with pytest.raises(ValueError, match="polka.*plays house"):
+        make_spec(np.random.default_rng(0), 0, 1.0, SR, genre_name="polka")

@@ -10,6 +10,7 @@ from audiocraft.modules.conditioners import (
     caption_attributes,
     parse_key,
     parse_tempo,
+    strip_tempo,
 )
 from audiocraft.modules.conditioners.number import parse_value
 
@@ -67,3 +68,20 @@ def test_caption_attributes_explicit_values_win():
     assert caption_attributes("at 128 bpm", bpm=90.0, key="C major") == {
         "bpm": "90", "key": "C major"}
     assert caption_attributes(None) == {"bpm": None, "key": None}
+
+
+@pytest.mark.parametrize("text,stripped", [
+    ("A warm house track in A minor at 128 BPM, with organ and drums.",
+     "A warm house track in A minor, with organ and drums."),
+    ("fast chiptune groove with a tempo of 112", "fast chiptune groove"),
+    ("a tempo of 145. busy house.", "busy house."),
+    ("techno instrumental (85 beats per minute) in g minor", "techno instrumental in g minor"),
+    ("c# major key, 137 bpm, hip hop, happy", "c# major key, hip hop, happy"),
+    ("94bpm driving house", "driving house"),
+    ("a 1980s track with 2 guitars", "a 1980s track with 2 guitars"),
+    (None, None),
+])
+def test_strip_tempo_takes_the_tempo_words_out(text, stripped):
+    assert strip_tempo(text) == stripped
+    if text is not None:
+        assert parse_tempo(strip_tempo(text)) is None

@@ -117,3 +117,12 @@ def test_melody_evaluation_runs_and_pairs_the_clips(tmp_path, capsys):
     gain = result["gain_over_no_melody"]
     assert gain["mean"] == pytest.approx(given["chroma_cosine"] - plain["chroma_cosine"])
     assert "clips gain" in capsys.readouterr().out
+
+
+def test_reference_audio_plays_the_captions_tempos():
+    captions = [tempo_eval.Caption("house at 100 bpm", 100, "house", True, False),
+                tempo_eval.Caption("jazz at 130 bpm", 130, "jazz", False, False)]
+    wavs = tempo_eval.reference_audio(captions, seed=0, seconds=6.0, sample_rate=8000)
+    assert [tuple(w.shape) for w in wavs] == [(1, 48000), (1, 48000)]
+    scores = tempo_eval.score([tempo_eval._estimate(w, 8000) for w in wavs], captions)
+    assert scores.within_4pct == 1.0

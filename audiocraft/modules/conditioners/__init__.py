@@ -27,7 +27,7 @@ from .base import (
     WaveformConditioner,
 )
 from .beat import BeatConditioner, parse_start, with_start
-from .captions import caption_attributes, parse_key, parse_tempo
+from .captions import caption_attributes, parse_key, parse_tempo, strip_tempo
 from .chroma import ChromaStemConditioner
 from .clap import CLAPEmbeddingConditioner
 from .dropout import AttributeDropout, ClassifierFreeGuidanceDropout, dropout_condition
@@ -71,5 +71,6 @@ __all__ = [
     "parse_key",
     "parse_start",
     "parse_tempo",
+    "strip_tempo",
     "with_start",
 ]

@@ -41,6 +41,41 @@ def parse_tempo(text: str | None, low: float = 30.0, high: float = 300.0) -> flo
     return None
 
 
+# Words before a tempo that go with it ("at", "around", "with a tempo of"); the article
+# only before "tempo" ("a tempo of 128"), not before a number ("a 128 bpm track").
+_TEMPO_LEAD = re.compile(r"(?:\b(?:at|around|about|with)\s+)?(?:\ba\s+tempo\s+of\s+)?$",
+                         re.I)
+_TEMPO_WORD_LEAD = re.compile(r"(?:\b(?:at|around|about|with)\s+)?(?:\ba\s+)?$", re.I)
+_TIDY = ((re.compile(r"\s+([,.;:)])"), r"\1"), (re.compile(r"([,;:])(?:\s*[,;:])+"), r"\1"),
+         (re.compile(r"[,;:]\s*\."), "."), (re.compile(r"\(\s*\)"), ""),
+         (re.compile(r"^[\s,.;:]+"), ""), (re.compile(r"[\s,;:]+$"), ""),
+         (re.compile(r"\s{2,}"), " "))
+
+
+def strip_tempo(text: str | None, low: float = 30.0, high: float = 300.0) -> str | None:
+    """``text`` without the tempo it asks for: the words ``parse_tempo`` reads it from and
+    those that lead to them ("at 128 bpm", "a tempo of 128", "tempo 128"), punctuation
+    tidied. A text that names no tempo comes back unchanged (None stays None)."""
+    if not text:
+        return text
+    out = text
+    for _ in range(4):  # a caption rarely says its tempo more than once
+        match = next((m for pattern in _TEMPO_PATTERNS for m in pattern.finditer(out)
+                      if low <= float(m.group(1)) <= high), None)
+        if match is None:
+            break
+        before = out[:match.start()]
+        word_first = match.group(0)[:1].isalpha()  # "tempo 128", "bpm: 128"
+        lead = (_TEMPO_WORD_LEAD if word_first else _TEMPO_LEAD).search(before)
+        before = before[:lead.start()] if lead else before
+        out = before.rstrip() + " " + out[match.end():].lstrip()
+    if out == text:
+        return text
+    for pattern, repl in _TIDY:
+        out = pattern.sub(repl, out)
+    return out.strip()
+
+
 def _tonic(letter: str, accidental: str | None) -> str:
     acc = (accidental or "").lower()
     sign = "#" if acc in ("#", "♯", "sharp") else "b" if acc in ("b", "♭", "flat") else ""
