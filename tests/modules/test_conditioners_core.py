@@ -55,6 +55,18 @@ def test_tokenizer_number_values_align_with_words():
     assert values.shape == tok(["pop at 109 BPM", None, "83 beats, 4/4"])[0].shape
 
 
+def test_tokenizer_numbers_joined_to_a_word_carry_no_value():
+    # "8" of "8-bit" would encode as 128 (numbers 16x apart share every feature).
+    enc = number_encoding(torch.tensor([8.0, 128.0]), 8)
+    assert torch.allclose(enc[0], enc[1], atol=1e-4)
+    tok = WhiteSpaceTokenizer(n_bins=64, max_words=6)
+    texts = ["8-bit chiptune at 128 bpm", "a 16-bar intro, 90-100 bpm", "x 4 - 4 y"]
+    assert tok.values(texts).tolist() == [[0, 0, 0, 0, 128, 0],
+                                          [0, 0, 0, 0, 90, 100],
+                                          [0, 4, 4, 0, 0, 0]]
+    assert tok(texts)[0].shape == (3, 6)  # still one token per word
+
+
 def test_number_encoding_is_smooth_in_log_value():
     enc = number_encoding(torch.tensor([120.0, 121.0, 126.0, 180.0, 0.0]), 8)  # [5, 16]
     assert enc.shape == (5, 16) and enc[4].abs().sum() == 0  # no value: zeros

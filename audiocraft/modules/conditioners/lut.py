@@ -26,6 +26,10 @@ from .base import CONDITIONERS, TextConditioner
 # A word is letters, digits, apostrophes and sharps: "F#" stays apart from "F".
 _WORD = re.compile(r"[\w'#]+")
 _NUMBER = re.compile(r"\d+")
+# A number joined by a hyphen to the word after it names a thing, not a quantity: the 8 of
+# "8-bit" or "16-bar" carries no value (its encoding would be that of 128: see
+# `number_encoding`).
+_JOINED = re.compile(r"-[^\W\d_]")
 
 
 def number_value(word: str) -> float:
@@ -39,6 +43,9 @@ def number_encoding(values: torch.Tensor, n_features: int) -> torch.Tensor:
     Frequencies 1/4, 1/2, 1, 2, ... cycles per octave: the slowest tells numbers an
     octave apart, the fastest (1/4 * 2^(n-1) cycles per octave; 32 for n = 8) numbers a
     few percent apart. Entries with no value (<= 0) encode to zeros.
+
+    The slowest period is 4 octaves, so numbers 16 times apart (8 and 128) share every
+    feature: names made of numbers ("8-bit") get no value (`WhiteSpaceTokenizer.values`).
     """
     freqs = 0.25 * 2.0 ** torch.arange(n_features, dtype=torch.float32)  # [F]
     logv = torch.log2(values.clamp(min=1e-3)).unsqueeze(-1)  # [..., 1]
@@ -99,10 +106,17 @@ class WhiteSpaceTokenizer:
         return tokens, mask
 
     def values(self, texts: list[str | None]) -> torch.Tensor:
-        """The number value of every word of B texts ``[B, L]`` (0: not a number or
-        padding), aligned with the tokens of `__call__`."""
-        vals = [[number_value(w) for w in self.words(t)] if t else [] for t in texts]
+        """The number value of every word of B texts ``[B, L]`` (0: not a number, a
+        number joined by a hyphen to a word ("8-bit"), or padding), aligned with the tokens
+        of `__call__`."""
+        vals = [self._values(t) if t else [] for t in texts]
         return _pad_rows(vals, 0.0, torch.float32)  # [B, L]
+
+    def _values(self, text: str) -> list[float]:
+        low = text.lower()
+        vals = [0.0 if _JOINED.match(low, m.end()) else number_value(m.group())
+                for m in _WORD.finditer(low)]
+        return vals[: self.max_words] if self.max_words is not None else vals
 
 
 @CONDITIONERS.register("lut")
