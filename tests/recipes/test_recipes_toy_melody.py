@@ -126,3 +126,24 @@ def test_reference_audio_plays_the_captions_tempos():
     assert [tuple(w.shape) for w in wavs] == [(1, 48000), (1, 48000)]
     scores = tempo_eval.score([tempo_eval._estimate(w, 8000) for w in wavs], captions)
     assert scores.within_4pct == 1.0
+
+
+def test_tempo_probe_of_captions(tmp_path, capsys):
+    out = tmp_path / "probe.json"
+    assert tempo_eval.main(["--caption", "house at 128 bpm", "--caption", "lofi, 90bpm",
+                            "--clips", "2", "--seconds", "3", "--seed", "7",
+                            "--json", str(out)]) == 0
+    probes = json.loads(out.read_text())["probes"]
+    assert [(p["caption"], p["asked"]) for p in probes] == [("house at 128 bpm", 128.0),
+                                                            ("lofi, 90bpm", 90.0)]
+    for p in probes:
+        assert len(p["bpms"]) == 2 and all(b >= 0 for b in p["bpms"])
+        assert 0 <= p["octave_errors"] <= 1 - p["within_4pct"]
+    table = capsys.readouterr().out
+    assert "| house at 128 bpm | 128 | 2 |" in table and "| lofi, 90bpm | 90 | 2 |" in table
+
+
+def test_tempo_probe_refuses_a_caption_without_a_tempo(capsys):
+    with pytest.raises(SystemExit):
+        tempo_eval.main(["--caption", "a slow rock ballad"])
+    assert "names no tempo" in capsys.readouterr().err
