@@ -149,12 +149,17 @@ def reference_audio(captions: list[Caption], seed: int, seconds: float,
     return out
 
 
+def _kinds(pairs: list[tuple[float, float]]) -> list[str]:
+    """``compare_tempo``'s verdict on each (estimated, asked) pair: "exact", "octave" or
+    "wrong" (a clip with no tempo found, estimated 0, is wrong)."""
+    return [compare_tempo(b, a, TEMPO_TOLERANCE).kind if b > 0 else "wrong" for b, a in pairs]
+
+
 def score(bpms: list[float], captions: list[Caption]) -> TempoScores:
     """Adherence of estimated ``bpms`` to the captions' tempos, overall and by group."""
 
     def share(items: list[tuple[float, Caption]]) -> dict[str, float]:
-        kinds = [compare_tempo(b, c.bpm, TEMPO_TOLERANCE).kind if b > 0 else "wrong"
-                 for b, c in items]
+        kinds = _kinds([(b, c.bpm) for b, c in items])
         errors = [abs(b / c.bpm - 1) if b > 0 else 1.0 for b, c in items]
         n = max(len(items), 1)
         return {"within_4pct": kinds.count("exact") / n,
@@ -203,8 +208,7 @@ def probe(args: argparse.Namespace) -> dict[str, Any]:
         assert asked is not None  # checked by main()
         wavs = model.generate([text] * args.clips, seed=args.seed)  # [clips, C, T]
         bpms = [_estimate(w, model.sample_rate) for w in wavs]
-        kinds = [compare_tempo(b, asked, TEMPO_TOLERANCE).kind if b > 0 else "wrong"
-                 for b in bpms]
+        kinds = _kinds([(b, asked) for b in bpms])
         out["probes"].append({"caption": text, "asked": asked,
                               "bpms": [round(b, 1) for b in bpms],
                               "within_4pct": kinds.count("exact") / len(kinds),
@@ -212,17 +216,21 @@ def probe(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def _table(title: str, header: list[str], rows: list[list[Any]]) -> list[str]:
+    """A title line, then a Markdown table of ``rows`` (cells already formatted)."""
+    return [title, "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header),
+            *("| " + " | ".join(str(cell) for cell in row) + " |" for row in rows)]
+
+
 def format_probes(result: dict[str, Any]) -> str:
     """The probes as a Markdown table."""
-    lines = [f"Model: {result['settings']['model']}; seed {result['settings']['seed']}, "
-             f"{result['settings']['seconds']:g} s clips", "",
-             "| caption | asked bpm | clips | within 4% | octave errors | bpm of each clip |",
-             "|---|---|---|---|---|---|"]
-    for p in result["probes"]:
-        lines.append(f"| {p['caption']} | {p['asked']:g} | {len(p['bpms'])} | "
-                     f"{p['within_4pct']:.0%} | {p['octave_errors']:.0%} | "
-                     f"{', '.join(f'{b:.1f}' for b in p['bpms'])} |")
-    return "\n".join(lines)
+    settings = result["settings"]
+    return "\n".join(_table(
+        f"Model: {settings['model']}; seed {settings['seed']}, {settings['seconds']:g} s clips",
+        ["caption", "asked bpm", "clips", "within 4%", "octave errors", "bpm of each clip"],
+        [[p["caption"], f"{p['asked']:g}", len(p["bpms"]), f"{p['within_4pct']:.0%}",
+          f"{p['octave_errors']:.0%}", ", ".join(f"{b:.1f}" for b in p["bpms"])]
+         for p in result["probes"]]))
 
 
 def evaluate(args: argparse.Namespace) -> dict[str, Any]:
@@ -252,16 +260,17 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
 
 def format_table(result: dict[str, Any]) -> str:
     """The scores as a Markdown table."""
-    lines = [f"Model: {result['settings']['model']}; tempo read from the captions into a "
-             f"conditioner: {', '.join(result['settings']['reads_from_captions']) or 'no'}", "",
-             "| captions | group | clips | tempo within 4% | octave errors | median error |",
-             "|---|---|---|---|---|---|"]
+    rows = []
     for name, s in result["sets"].items():
-        lines.append(f"| {name} | all | {s.n} | {s.within_4pct:.0%} | {s.octave_errors:.0%} | "
-                     f"{s.median_error:.1%} |")
-        for group, g in s.groups.items():
-            lines.append(f"| {name} | {group} | {int(g['n'])} | {g['within_4pct']:.0%} | "
-                         f"{g['octave_errors']:.0%} | {g['median_error']:.1%} |")
+        rows.append([name, "all", s.n, f"{s.within_4pct:.0%}", f"{s.octave_errors:.0%}",
+                     f"{s.median_error:.1%}"])
+        rows += [[name, group, int(g["n"]), f"{g['within_4pct']:.0%}",
+                  f"{g['octave_errors']:.0%}", f"{g['median_error']:.1%}"]
+                 for group, g in s.groups.items()]
+    lines = _table(f"Model: {result['settings']['model']}; tempo read from the captions into a "
+                   f"conditioner: {', '.join(result['settings']['reads_from_captions']) or 'no'}",
+                   ["captions", "group", "clips", "tempo within 4%", "octave errors",
+                    "median error"], rows)
     parsed = {name: s.parsed_right for name, s in result["sets"].items()}
     lines.append("\nCaptions whose tempo the caption parser reads right: " + ", ".join(
         f"{name} {share:.0%}" for name, share in parsed.items()))
