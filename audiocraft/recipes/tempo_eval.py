@@ -196,16 +196,14 @@ def _model(args: argparse.Namespace) -> MusicGen:
     return model
 
 
-def probe(args: argparse.Namespace) -> dict[str, Any]:
-    """``args.clips`` clips of each ``args.caption``: ``{"settings", "probes": [{"caption",
-    "asked", "bpms", "within_4pct", "octave_errors"}, ...]}``."""
+def probe(args: argparse.Namespace, captions: list[tuple[str, float]]) -> dict[str, Any]:
+    """``args.clips`` clips of each (caption, asked bpm): ``{"settings", "probes":
+    [{"caption", "asked", "bpms", "within_4pct", "octave_errors"}, ...]}``."""
     model = _model(args)
     out: dict[str, Any] = {"settings": {**vars(args),
                                         "cfg_coef": model.generation_params["cfg_coef"]},
                            "probes": []}
-    for text in args.caption:
-        asked = parse_tempo(text)
-        assert asked is not None  # checked by main()
+    for text, asked in captions:
         wavs = model.generate([text] * args.clips, seed=args.seed)  # [clips, C, T]
         bpms = [_estimate(w, model.sample_rate) for w in wavs]
         kinds = _kinds([(b, asked) for b in bpms])
@@ -293,13 +291,16 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--num and --clips must be at least 1.")
     if args.seconds < 3:
         parser.error("--seconds must be at least 3: the tempo estimator needs a few beats.")
+    probes: list[tuple[str, float]] = []
     for text in args.caption:
-        if parse_tempo(text) is None:
+        bpm = parse_tempo(text)
+        if bpm is None:
             parser.error(f"--caption {text!r} names no tempo the caption parser reads: "
                          "write it as 'at 128 bpm', '128bpm' or 'tempo 128'.")
+        probes.append((text, bpm))
     torch.set_num_threads(args.threads)
-    if args.caption:
-        probed = probe(args)
+    if probes:
+        probed = probe(args, probes)
         print(format_probes(probed))
         write_json(args.json, probed)
         return 0
