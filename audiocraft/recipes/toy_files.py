@@ -107,18 +107,20 @@ def ship(lm_export: Path, out: Path, recipe: dict[str, Any], timings: dict[str, 
     default guidance, the codec's in `codec_dtype`) and record their checksums with the
     recipe. With `lm_only` the LM alone: a model shipped beside `toy` that shares its codec
     (`toy-melody`; `hub.find_file` falls back to toy's), whose checksum is recorded as
-    ``shares_codec_of``: the codec must be the one the LM was trained on."""
+    ``shares_codec_of``: the codec must be the one the LM was trained on. A codec file
+    already in `out` that holds the same weights is kept as it is (``codec_file_kept``):
+    a model shipped beside it (``toy-melody``) names that file's checksum."""
     out.mkdir(parents=True, exist_ok=True)
     files = {}
-    shared: dict[str, Any] = {}
+    notes: dict[str, Any] = {}
     if lm_only:
         codec = lm_export / "compression_state_dict.bin"
         toy_codec = hub.TOY_MODEL_DIR / "compression_state_dict.bin"
         if not codec.is_file() or not same_weights(codec, toy_codec):
             raise SystemExit(f"--ship-lm-only: the codec in {lm_export} is not toy's "
                              f"({toy_codec}): ship both files instead.")
-        shared = {"shares_codec_of": {"model": "toy", "file": toy_codec.name,
-                                      "sha256": sha256(toy_codec)}}
+        notes = {"shares_codec_of": {"model": "toy", "file": toy_codec.name,
+                                     "sha256": sha256(toy_codec)}}
         stale = out / "compression_state_dict.bin"
         if stale.is_file():
             stale.unlink()
@@ -127,12 +129,16 @@ def ship(lm_export: Path, out: Path, recipe: dict[str, Any], timings: dict[str, 
         if not src.is_file():
             raise SystemExit(f"{src} is missing: the LM stage exports both hub files.")
         is_lm = name == "state_dict.bin"
-        write_hub_file(src, out / name, lm_dtype if is_lm else codec_dtype,
-                       cfg_coef if is_lm else None)
+        if not is_lm and (out / name).is_file() and same_weights(src, out / name):
+            notes["codec_file_kept"] = (f"the {name} already here held these weights: kept "
+                                        "as it was, so the models that share it still match")
+        else:
+            write_hub_file(src, out / name, lm_dtype if is_lm else codec_dtype,
+                           cfg_coef if is_lm else None)
         files[name] = {"sha256": sha256(out / name), "bytes": (out / name).stat().st_size}
     record = {
         "files": files,
-        **shared,
+        **notes,
         "recipe": recipe,
         "wall_time_s": timings,
         "software": {"python": platform.python_version(), "torch": _torch_version()},

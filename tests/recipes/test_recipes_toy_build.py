@@ -272,3 +272,28 @@ def test_tune_from_an_lm_only_folder_brings_the_codec_it_records(tmp_path):
     # The shipped name works the same way.
     _, by_name = recipe.copy_parent("toy-melody", tmp_path / "work2")
     assert by_name["files"] == parent["files"]
+
+
+def test_shipping_keeps_a_codec_file_with_the_same_weights(tmp_path):
+    out, name = tmp_path / "out", "compression_state_dict.bin"
+    out.mkdir()
+    # The same codec weights stored otherwise (float32): other bytes, the same weights.
+    pkg = loaders.read_hub_file(TOY_MODEL_DIR / name)
+    pkg["best_state"] = {k: v.float() for k, v in pkg["best_state"].items()}
+    loaders.save_hub_file(pkg, out / name)
+    before = (out / name).read_bytes()
+    assert before != (TOY_MODEL_DIR / name).read_bytes()
+    assert recipe.main(["--reexport", "toy", "--work", str(tmp_path / "w"), "--out",
+                        str(out)]) == 0
+    record = json.loads((out / "checksums.json").read_text())
+    assert (out / name).read_bytes() == before and "codec_file_kept" in record
+    assert record["files"][name]["sha256"] == _sha256(out / name)
+    # Other weights are replaced.
+    pkg["best_state"] = {k: v + 1 if v.is_floating_point() else v
+                         for k, v in pkg["best_state"].items()}
+    loaders.save_hub_file(pkg, out / name)
+    assert recipe.main(["--reexport", "toy", "--work", str(tmp_path / "w2"), "--out",
+                        str(out)]) == 0
+    record = json.loads((out / "checksums.json").read_text())
+    assert (out / name).read_bytes() == (TOY_MODEL_DIR / name).read_bytes()
+    assert "codec_file_kept" not in record
